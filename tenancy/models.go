@@ -212,6 +212,9 @@ func (k APIKey) Usable(now time.Time) bool {
 type Session struct {
 	ID     string `json:"id"`
 	UserID string `json:"user_id"`
+	// OrgID is the org the session was opened for, if any (informational;
+	// cleared when the org is deleted).
+	OrgID string `json:"org_id,omitempty"`
 	// FamilyID is the ID of the first token of the family (the login).
 	FamilyID string `json:"family_id"`
 	// ParentID is the token this one replaced; empty for the first.
@@ -224,16 +227,22 @@ type Session struct {
 	UsedAt time.Time `json:"used_at,omitzero"`
 	// RevokedAt is set on every token of a revoked family.
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
-	UserAgent string    `json:"user_agent,omitempty"`
-	ClientIP  string    `json:"client_ip,omitempty"`
+	// UserAgent is at most 512 characters.
+	UserAgent string `json:"user_agent,omitempty"`
+	// ClientIP is an IPv4 or IPv6 address, or empty.
+	ClientIP string `json:"client_ip,omitempty"`
 }
 
 // RotateInput asks Store.RotateSession to replace a refresh token.
 type RotateInput struct {
+	// UserID owns the presented token (Session.UserID from
+	// GetSessionByTokenHash); the rotation runs as that user.
+	UserID string
 	// ParentID is the presented (current) token.
 	ParentID string
 	// Child is the new token: ID, TokenHash, ExpiresAt (and UserAgent,
-	// ClientIP) are used; UserID, FamilyID and ParentID come from the parent.
+	// ClientIP) are used; UserID, OrgID, FamilyID and ParentID come from the
+	// parent.
 	Child Session
 	// Now is the rotation time, recorded as the parent's UsedAt.
 	Now time.Time
@@ -243,23 +252,33 @@ type RotateInput struct {
 	Grace time.Duration
 }
 
-// AdminToken is a bearer token for the admin API. Only its SHA-256 is stored.
+// AdminToken is a bearer token of the admin API. Only the SHA-256 of its
+// plaintext is stored, and the store never returns it.
 type AdminToken struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
-	// Hash is SHA-256 of the plaintext token. Never serialised.
-	Hash      []byte    `json:"-"`
-	CreatedBy string    `json:"created_by,omitempty"`
+	// Hash is SHA-256 of the plaintext token: input of CreateAdminToken
+	// only; the store never returns it. Never serialised.
+	Hash []byte `json:"-"`
+	// UserID is the platform admin the token acts for; empty for a token of
+	// the platform itself (bootstrap).
+	UserID string `json:"user_id,omitempty"`
+	// SingleUse tokens are consumed by their first successful use.
+	SingleUse bool      `json:"single_use"`
 	CreatedAt time.Time `json:"created_at"`
 	// ExpiresAt is zero for a token that does not expire.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	// RevokedAt is zero while the token is valid.
+	// UsedAt is the first use, LastUsedAt the latest.
+	UsedAt     time.Time `json:"used_at,omitzero"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	// RevokedAt is zero while the token is not revoked.
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
 
-// Usable reports whether the token is neither revoked nor expired at now.
+// Usable reports whether the token would authenticate at now.
 func (a AdminToken) Usable(now time.Time) bool {
-	return a.RevokedAt.IsZero() && (a.ExpiresAt.IsZero() || now.Before(a.ExpiresAt))
+	return a.RevokedAt.IsZero() && (a.ExpiresAt.IsZero() || now.Before(a.ExpiresAt)) &&
+		!(a.SingleUse && !a.UsedAt.IsZero())
 }
 
 // Actor types of audit entries.

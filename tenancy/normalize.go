@@ -91,9 +91,11 @@ func prepareAudit(e AuditEntry) (AuditEntry, error) {
 		}
 		e.OrgID = org
 	}
-	if !validIP(e.ClientIP) {
+	ip, ok := normIP(e.ClientIP)
+	if !ok {
 		return AuditEntry{}, fmt.Errorf("client ip %q: %w", e.ClientIP, ErrInvalid)
 	}
+	e.ClientIP = ip
 	for _, raw := range []json.RawMessage{e.Before, e.After} {
 		if raw != nil && !json.Valid(raw) {
 			return AuditEntry{}, fmt.Errorf("before/after must be JSON: %w", ErrInvalid)
@@ -154,13 +156,22 @@ func validPrefix(s string) bool {
 	return n >= 4 && n <= 64
 }
 
-// validIP: empty or an IPv4/IPv6 address (the inet column).
+// validIP: empty or an IPv4/IPv6 address without zone (the inet column).
 func validIP(s string) bool {
+	_, ok := normIP(s)
+	return ok
+}
+
+// normIP returns the address in the form PostgreSQL's inet prints it.
+func normIP(s string) (string, bool) {
 	if s == "" {
-		return true
+		return "", true
 	}
-	_, err := netip.ParseAddr(s)
-	return err == nil
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return "", false
+	}
+	return a.String(), true
 }
 
 // validateUser checks the fields of a new user.

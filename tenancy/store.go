@@ -163,8 +163,10 @@ type APIKeyStore interface {
 	// RevokeAPIKey sets RevokedAt (once: revoking again keeps the first
 	// time) and returns the key.
 	RevokeAPIKey(ctx context.Context, orgID, keyID string) (APIKey, error)
-	// TouchAPIKey records a use at `at`; it never moves LastUsedAt back.
-	TouchAPIKey(ctx context.Context, orgID, keyID string, at time.Time) error
+	// TouchAPIKeys records that the keys (of any org) were used at `at`, for
+	// the asynchronous last-use writer that batches them. LastUsedAt never
+	// moves back; unknown IDs are ignored.
+	TouchAPIKeys(ctx context.Context, keyIDs []string, at time.Time) error
 }
 
 // SessionStore manages refresh-token families of the built-in issuer.
@@ -179,37 +181,43 @@ type SessionStore interface {
 	// RotateSession atomically marks the parent used and stores the child.
 	// A revoked parent fails with ErrRevoked; a parent already used more
 	// than in.Grace before in.Now revokes the family and fails with
-	// ErrTokenReused.
+	// ErrTokenReused. Expiry is the caller's check.
 	RotateSession(ctx context.Context, in RotateInput) (Session, error)
 	// RevokeSessionFamily revokes every token of the family (logout). It is
 	// idempotent; ErrNotFound when the user has no such family.
 	RevokeSessionFamily(ctx context.Context, userID, familyID string) error
 	// RevokeUserSessions revokes every family of the user (password change).
 	RevokeUserSessions(ctx context.Context, userID string) error
-	// ListSessions lists the user's families that are not revoked — the
-	// newest token of each — newest first.
+	// ListSessions lists the user's live tokens — neither used nor revoked
+	// (expired ones included) — newest first: one per open login, more
+	// during a grace window.
 	ListSessions(ctx context.Context, userID string) ([]Session, error)
 }
 
-// AdminTokenStore manages admin API tokens (see GenerateAdminToken).
+// AdminTokenStore manages admin API tokens (see GenerateAdminToken). The
+// store never returns a token's hash.
 type AdminTokenStore interface {
-	// CreateAdminToken stores t (ID generated when empty); Hash is required
-	// and unique.
+	// CreateAdminToken stores t (ID generated when empty). Hash (SHA-256,
+	// unique) and Name are required; UserID, when set, must be a user.
 	CreateAdminToken(ctx context.Context, t AdminToken) (AdminToken, error)
-	// GetAdminTokenByHash finds a token by the SHA-256 of its plaintext;
-	// revoked and expired tokens are returned too (see VerifyAdminToken).
-	GetAdminTokenByHash(ctx context.Context, hash []byte) (AdminToken, error)
-	// ListAdminTokens lists every token, newest first.
+	// AuthenticateAdminToken returns the token whose plaintext hashes to
+	// hash if it is usable now (not revoked, not expired, not a consumed
+	// single-use token), and records the use. ErrNotFound otherwise, for
+	// every reason alike.
+	AuthenticateAdminToken(ctx context.Context, hash []byte) (AdminToken, error)
+	// ListAdminTokens lists every token, oldest first.
 	ListAdminTokens(ctx context.Context) ([]AdminToken, error)
-	// RevokeAdminToken revokes the token (once).
+	// RevokeAdminToken revokes a token that is not yet revoked;
+	// ErrNotFound otherwise.
 	RevokeAdminToken(ctx context.Context, tokenID string) error
 }
 
 // AuditStore is the append-only audit log.
 type AuditStore interface {
-	// AppendAudit records e (ID and CreatedAt set by the store). An entry
-	// with an OrgID is the org's; without one it is platform-level.
-	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	// AppendAudit records e (ID and CreatedAt are set by the store). An
+	// entry with an OrgID is the org's (the org need not exist any more:
+	// history outlives it); without one it is platform-level.
+	AppendAudit(ctx context.Context, e AuditEntry) error
 	// ListAuditEntries lists one org's entries (f.OrgID required), newest
 	// first, filtered and paged.
 	ListAuditEntries(ctx context.Context, f AuditFilter) (AuditPage, error)

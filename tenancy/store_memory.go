@@ -2,12 +2,14 @@ package tenancy
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // MemoryStore is the embedded Store for one node, development and the demo.
@@ -301,6 +303,12 @@ func (s *MemoryStore) DeleteOrg(_ context.Context, orgID string) error {
 			delete(s.apiKeys, kid)
 			delete(s.apiKeyByPrefix, k.Prefix)
 			changes = append(changes, Change{Kind: ChangeAPIKey, OrgID: id, ID: kid})
+		}
+	}
+	for sid, x := range s.sessions {
+		if x.OrgID == id {
+			x.OrgID = ""
+			s.sessions[sid] = x
 		}
 	}
 	delete(s.orgs, id)
@@ -1170,18 +1178,20 @@ func (s *MemoryStore) RevokeAPIKey(_ context.Context, orgID, keyID string) (APIK
 	return out, nil
 }
 
-// TouchAPIKey implements APIKeyStore.
-func (s *MemoryStore) TouchAPIKey(_ context.Context, orgID, keyID string, at time.Time) error {
+// TouchAPIKeys implements APIKeyStore.
+func (s *MemoryStore) TouchAPIKeys(_ context.Context, keyIDs []string, at time.Time) error {
 	at = dbTime(at)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, ok := s.apiKeyLocked(orgID, keyID)
-	if !ok {
-		return fmt.Errorf("touch api key: %w", ErrNotFound)
-	}
-	if at.After(k.LastUsedAt) {
-		k.LastUsedAt = at
-		s.apiKeys[k.ID] = k
+	for _, keyID := range keyIDs {
+		id, ok := canonicalID(keyID)
+		if !ok {
+			continue
+		}
+		if k, ok := s.apiKeys[id]; ok && at.After(k.LastUsedAt) {
+			k.LastUsedAt = at
+			s.apiKeys[id] = k
+		}
 	}
 	return nil
 }
@@ -1197,6 +1207,11 @@ func cloneSession(x Session) Session {
 func (s *MemoryStore) insertSessionLocked(x Session) (Session, error) {
 	if _, ok := s.users[x.UserID]; !ok {
 		return Session{}, fmt.Errorf("user: %w", ErrNotFound)
+	}
+	if x.OrgID != "" {
+		if _, ok := s.orgs[x.OrgID]; !ok {
+			return Session{}, fmt.Errorf("org: %w", ErrNotFound)
+		}
 	}
 	if _, taken := s.sessionByHash[string(x.TokenHash)]; taken {
 		return Session{}, fmt.Errorf("token hash: %w", ErrConflict)
@@ -1217,9 +1232,14 @@ func prepareSession(x Session) (Session, error) {
 		return Session{}, fmt.Errorf("id %q: %w", x.ID, ErrInvalid)
 	}
 	x.ID = id
-	if len(x.TokenHash) == 0 || x.ExpiresAt.IsZero() {
-		return Session{}, fmt.Errorf("token hash and expiry are required: %w", ErrInvalid)
+	if len(x.TokenHash) != sha256.Size || x.ExpiresAt.IsZero() {
+		return Session{}, fmt.Errorf("a SHA-256 token hash and an expiry are required: %w", ErrInvalid)
 	}
+	ip, ok := normIP(x.ClientIP)
+	if utf8.RuneCountInString(x.UserAgent) > 512 || !ok {
+		return Session{}, fmt.Errorf("user agent or client ip: %w", ErrInvalid)
+	}
+	x.ClientIP = ip
 	x = cloneSession(x)
 	x.ExpiresAt = dbTime(x.ExpiresAt)
 	x.UsedAt, x.RevokedAt = time.Time{}, time.Time{}
@@ -1237,6 +1257,11 @@ func (s *MemoryStore) CreateSession(_ context.Context, x Session) (Session, erro
 		return Session{}, fmt.Errorf("create session: user: %w", ErrNotFound)
 	}
 	x.UserID, x.FamilyID, x.ParentID = user, x.ID, ""
+	if x.OrgID != "" {
+		if x.OrgID, ok = canonicalID(x.OrgID); !ok {
+			return Session{}, fmt.Errorf("create session: org: %w", ErrNotFound)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out, err := s.insertSessionLocked(x)
@@ -1279,14 +1304,15 @@ func (s *MemoryStore) RotateSession(_ context.Context, in RotateInput) (Session,
 	if err != nil {
 		return Session{}, fmt.Errorf("rotate session: %w", err)
 	}
-	parentID, ok := canonicalID(in.ParentID)
-	if !ok {
+	parentID, ok1 := canonicalID(in.ParentID)
+	user, ok2 := canonicalID(in.UserID)
+	if !ok1 || !ok2 {
 		return Session{}, fmt.Errorf("rotate session: %w", ErrNotFound)
 	}
 	now := dbTime(in.Now)
 	s.mu.Lock()
 	parent, ok := s.sessions[parentID]
-	if !ok {
+	if !ok || parent.UserID != user {
 		s.mu.Unlock()
 		return Session{}, fmt.Errorf("rotate session: %w", ErrNotFound)
 	}
@@ -1300,7 +1326,7 @@ func (s *MemoryStore) RotateSession(_ context.Context, in RotateInput) (Session,
 		s.notify(Change{Kind: ChangeSession, UserID: parent.UserID, ID: parent.FamilyID})
 		return Session{}, fmt.Errorf("rotate session: %w", ErrTokenReused)
 	}
-	child.UserID, child.FamilyID, child.ParentID = parent.UserID, parent.FamilyID, parent.ID
+	child.UserID, child.OrgID, child.FamilyID, child.ParentID = parent.UserID, parent.OrgID, parent.FamilyID, parent.ID
 	out, err := s.insertSessionLocked(child)
 	if err != nil {
 		s.mu.Unlock()
@@ -1384,11 +1410,6 @@ func (s *MemoryStore) ListSessions(_ context.Context, userID string) ([]Session,
 
 // ---- admin tokens ----
 
-func cloneAdminToken(t AdminToken) AdminToken {
-	t.Hash = cloneBytes(t.Hash)
-	return t
-}
-
 // CreateAdminToken implements AdminTokenStore.
 func (s *MemoryStore) CreateAdminToken(_ context.Context, t AdminToken) (AdminToken, error) {
 	id, ok := idOrNew(t.ID)
@@ -1396,25 +1417,26 @@ func (s *MemoryStore) CreateAdminToken(_ context.Context, t AdminToken) (AdminTo
 		return AdminToken{}, fmt.Errorf("create admin token: id %q: %w", t.ID, ErrInvalid)
 	}
 	t.ID = id
-	if len(t.Hash) == 0 {
-		return AdminToken{}, fmt.Errorf("create admin token: hash is required: %w", ErrInvalid)
+	if len(t.Hash) != sha256.Size || !validName(t.Name) {
+		return AdminToken{}, fmt.Errorf("create admin token: a SHA-256 hash and a name are required: %w", ErrInvalid)
 	}
-	if t.CreatedBy != "" {
-		if t.CreatedBy, ok = canonicalID(t.CreatedBy); !ok {
-			return AdminToken{}, fmt.Errorf("create admin token: creator: %w", ErrNotFound)
+	if t.UserID != "" {
+		if t.UserID, ok = canonicalID(t.UserID); !ok {
+			return AdminToken{}, fmt.Errorf("create admin token: user: %w", ErrNotFound)
 		}
 	}
-	t = cloneAdminToken(t)
+	hash := string(t.Hash)
+	t.Hash = nil
 	t.ExpiresAt = dbTime(t.ExpiresAt)
-	t.RevokedAt = time.Time{}
+	t.UsedAt, t.LastUsedAt, t.RevokedAt = time.Time{}, time.Time{}, time.Time{}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t.CreatedBy != "" {
-		if _, ok := s.users[t.CreatedBy]; !ok {
-			return AdminToken{}, fmt.Errorf("create admin token: creator: %w", ErrNotFound)
+	if t.UserID != "" {
+		if _, ok := s.users[t.UserID]; !ok {
+			return AdminToken{}, fmt.Errorf("create admin token: user: %w", ErrNotFound)
 		}
 	}
-	if _, taken := s.adminTokenByHash[string(t.Hash)]; taken {
+	if _, taken := s.adminTokenByHash[hash]; taken {
 		return AdminToken{}, fmt.Errorf("create admin token: hash: %w", ErrConflict)
 	}
 	if _, taken := s.adminTokens[id]; taken {
@@ -1422,19 +1444,29 @@ func (s *MemoryStore) CreateAdminToken(_ context.Context, t AdminToken) (AdminTo
 	}
 	t.CreatedAt = s.clock()
 	s.adminTokens[id] = t
-	s.adminTokenByHash[string(t.Hash)] = id
-	return cloneAdminToken(t), nil
+	s.adminTokenByHash[hash] = id
+	return t, nil
 }
 
-// GetAdminTokenByHash implements AdminTokenStore.
-func (s *MemoryStore) GetAdminTokenByHash(_ context.Context, hash []byte) (AdminToken, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+// AuthenticateAdminToken implements AdminTokenStore.
+func (s *MemoryStore) AuthenticateAdminToken(_ context.Context, hash []byte) (AdminToken, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	id, ok := s.adminTokenByHash[string(hash)]
 	if !ok {
-		return AdminToken{}, fmt.Errorf("get admin token: %w", ErrNotFound)
+		return AdminToken{}, fmt.Errorf("authenticate admin token: %w", ErrNotFound)
 	}
-	return cloneAdminToken(s.adminTokens[id]), nil
+	t := s.adminTokens[id]
+	now := s.clock()
+	if !t.Usable(now) {
+		return AdminToken{}, fmt.Errorf("authenticate admin token: %w", ErrNotFound)
+	}
+	if t.UsedAt.IsZero() {
+		t.UsedAt = now
+	}
+	t.LastUsedAt = now
+	s.adminTokens[id] = t
+	return t, nil
 }
 
 // ListAdminTokens implements AdminTokenStore.
@@ -1442,14 +1474,14 @@ func (s *MemoryStore) ListAdminTokens(_ context.Context) ([]AdminToken, error) {
 	s.mu.RLock()
 	out := make([]AdminToken, 0, len(s.adminTokens))
 	for _, t := range s.adminTokens {
-		out = append(out, cloneAdminToken(t))
+		out = append(out, t)
 	}
 	s.mu.RUnlock()
 	slices.SortFunc(out, func(a, b AdminToken) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}
-		return strings.Compare(b.ID, a.ID)
+		return strings.Compare(a.ID, b.ID)
 	})
 	return out, nil
 }
@@ -1462,14 +1494,12 @@ func (s *MemoryStore) RevokeAdminToken(_ context.Context, tokenID string) error 
 	}
 	s.mu.Lock()
 	t, ok := s.adminTokens[id]
-	if !ok {
+	if !ok || !t.RevokedAt.IsZero() {
 		s.mu.Unlock()
 		return fmt.Errorf("revoke admin token: %w", ErrNotFound)
 	}
-	if t.RevokedAt.IsZero() {
-		t.RevokedAt = s.clock()
-		s.adminTokens[id] = t
-	}
+	t.RevokedAt = s.clock()
+	s.adminTokens[id] = t
 	s.mu.Unlock()
 	s.notify(Change{Kind: ChangeAdminToken, ID: id})
 	return nil
@@ -1484,10 +1514,10 @@ func cloneAudit(e AuditEntry) AuditEntry {
 }
 
 // AppendAudit implements AuditStore.
-func (s *MemoryStore) AppendAudit(_ context.Context, e AuditEntry) (AuditEntry, error) {
+func (s *MemoryStore) AppendAudit(_ context.Context, e AuditEntry) error {
 	e, err := prepareAudit(e)
 	if err != nil {
-		return AuditEntry{}, fmt.Errorf("append audit: %w", err)
+		return fmt.Errorf("append audit: %w", err)
 	}
 	e = cloneAudit(e)
 	s.mu.Lock()
@@ -1496,7 +1526,7 @@ func (s *MemoryStore) AppendAudit(_ context.Context, e AuditEntry) (AuditEntry, 
 	e.ID = strconv.FormatInt(s.auditSeq, 10)
 	e.CreatedAt = s.clock()
 	s.audit = append(s.audit, e)
-	return cloneAudit(e), nil
+	return nil
 }
 
 // ListAuditEntries implements AuditStore.
