@@ -299,4 +299,3 @@ func redact(raw string) string {
 	}
 	return u.Redacted()
 }
-
