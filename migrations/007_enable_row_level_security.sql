@@ -262,7 +262,8 @@ $$;
 
 -- A user's memberships across orgs (tenant resolution, /auth/me).
 CREATE FUNCTION strangler.user_memberships(p_user_id uuid)
-RETURNS TABLE (org_id uuid, org_slug text, org_name text, role text, created_at timestamptz)
+RETURNS TABLE (org_id uuid, org_slug text, org_name text, role text, created_at timestamptz,
+               updated_at timestamptz)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, strangler, pg_temp
 AS $$
@@ -270,7 +271,7 @@ AS $$
 DECLARE prev text := current_setting('strangler.cross_tenant', true);
 BEGIN
   PERFORM set_config('strangler.cross_tenant', 'on', true);
-  RETURN QUERY SELECT m.org_id, o.slug, o.name, m.role, m.created_at
+  RETURN QUERY SELECT m.org_id, o.slug, o.name, m.role, m.created_at, m.updated_at
     FROM strangler.org_memberships m
     JOIN strangler.organizations o ON o.id = m.org_id
     WHERE m.user_id = p_user_id
@@ -331,8 +332,13 @@ END
 $$;
 
 -- Platform admin view of the audit log: one org (p_org_id) or all (NULL),
--- newest first, keyset-paginated by id (at most 1000).
-CREATE FUNCTION strangler.list_audit_logs(p_org_id uuid, p_before_id bigint, p_limit integer)
+-- newest first, keyset-paginated by id (at most 1000 rows). Every further
+-- filter is optional (NULL: any); the time range is [p_since, p_until).
+CREATE FUNCTION strangler.list_audit_logs(
+  p_org_id uuid, p_before_id bigint, p_limit integer,
+  p_actor_id text DEFAULT NULL, p_action text DEFAULT NULL,
+  p_target_type text DEFAULT NULL, p_target_id text DEFAULT NULL,
+  p_since timestamptz DEFAULT NULL, p_until timestamptz DEFAULT NULL)
 RETURNS SETOF strangler.audit_logs
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, strangler, pg_temp
@@ -343,6 +349,12 @@ BEGIN
   RETURN QUERY SELECT * FROM strangler.audit_logs a
     WHERE (p_org_id IS NULL OR a.org_id = p_org_id)
       AND (p_before_id IS NULL OR a.id < p_before_id)
+      AND (p_actor_id IS NULL OR a.actor_id = p_actor_id)
+      AND (p_action IS NULL OR a.action = p_action)
+      AND (p_target_type IS NULL OR a.target_type = p_target_type)
+      AND (p_target_id IS NULL OR a.target_id = p_target_id)
+      AND (p_since IS NULL OR a.created_at >= p_since)
+      AND (p_until IS NULL OR a.created_at < p_until)
     ORDER BY a.id DESC
     LIMIT least(greatest(coalesce(p_limit, 100), 0), 1000);
   PERFORM set_config('strangler.cross_tenant', coalesce(prev, ''), true);
@@ -359,7 +371,7 @@ REVOKE ALL ON FUNCTION
   strangler.find_api_key_by_prefix(text),
   strangler.touch_api_keys_last_used(uuid[], timestamptz),
   strangler.pending_invitations_for_email(text),
-  strangler.list_audit_logs(uuid, bigint, integer)
+  strangler.list_audit_logs(uuid, bigint, integer, text, text, text, text, timestamptz, timestamptz)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
   strangler.find_organization_by_id(uuid),
@@ -371,14 +383,14 @@ GRANT EXECUTE ON FUNCTION
   strangler.find_api_key_by_prefix(text),
   strangler.touch_api_keys_last_used(uuid[], timestamptz),
   strangler.pending_invitations_for_email(text),
-  strangler.list_audit_logs(uuid, bigint, integer)
+  strangler.list_audit_logs(uuid, bigint, integer, text, text, text, text, timestamptz, timestamptz)
 TO strangler_app;
 
 ---- create above / drop below ----
 
 -- The role strangler_app is kept: it is cluster-wide and other databases
 -- may use it. Only what this migration granted to it here is revoked.
-DROP FUNCTION strangler.list_audit_logs(uuid, bigint, integer);
+DROP FUNCTION strangler.list_audit_logs(uuid, bigint, integer, text, text, text, text, timestamptz, timestamptz);
 DROP FUNCTION strangler.pending_invitations_for_email(text);
 DROP FUNCTION strangler.touch_api_keys_last_used(uuid[], timestamptz);
 DROP FUNCTION strangler.find_api_key_by_prefix(text);

@@ -34,11 +34,11 @@
 //	strangler.list_organizations(after_slug, limit)   setof organizations
 //	strangler.find_user_by_email(text)                setof users
 //	strangler.find_user_by_external_subject(text)     setof users
-//	strangler.user_memberships(user_id)               (org_id, org_slug, org_name, role, created_at)
+//	strangler.user_memberships(user_id)               (org_id, org_slug, org_name, role, created_at, updated_at)
 //	strangler.find_api_key_by_prefix(text)            setof api_keys
 //	strangler.touch_api_keys_last_used(uuid[], ts)    integer
 //	strangler.pending_invitations_for_email(text)     setof org_invitations
-//	strangler.list_audit_logs(org_id, before_id, n)   setof audit_logs
+//	strangler.list_audit_logs(org_id, before_id, n [, actor_id, action, target_type, target_id, since, until])
 //	strangler.find_session_by_token_hash(bytea)       setof sessions
 //	strangler.authenticate_admin_token(bytea)         (id, name, user_id, single_use, created_at, expires_at)
 //	strangler.revoke_admin_token(uuid)                boolean
