@@ -47,11 +47,13 @@ type Change struct {
 // listens on a dedicated connection, so every replica hears every change
 // within milliseconds of its commit.
 type ChangeNotifier interface {
-	// Subscribe calls fn for every change from now on until cancel is
-	// called. fn runs on the notifier's goroutine (the memory store: the
-	// writer's, after the write) and must return quickly without calling
-	// the store. A PostgreSQL subscriber receives ChangeAll whenever the
-	// listening connection is (re)established, since changes made while it
-	// was down were missed.
+	// Subscribe calls fn for every change until cancel is called. fn first
+	// receives ChangeAll when the subscription is live — every change
+	// committed after that is delivered — and again whenever changes may
+	// have been missed (PostgreSQL: the listening connection was lost and
+	// re-established). fn runs on the notifier's goroutine (the memory
+	// store: the writer's, after the write) and must return quickly without
+	// calling the store. A cache is correct if it drops what each Change
+	// names and everything on ChangeAll.
 	Subscribe(fn func(Change)) (cancel func())
 }

@@ -110,7 +110,8 @@ func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
 
 func (s *MemoryStore) clock() time.Time { return dbTime(s.now()) }
 
-// Subscribe implements ChangeNotifier: fn is called synchronously after each
+// Subscribe implements ChangeNotifier: fn receives ChangeAll at once (the
+// subscription is live on return), then is called synchronously after each
 // write, outside the store's lock.
 func (s *MemoryStore) Subscribe(fn func(Change)) (cancel func()) {
 	s.subMu.Lock()
@@ -118,6 +119,7 @@ func (s *MemoryStore) Subscribe(fn func(Change)) (cancel func()) {
 	s.nextSub++
 	s.subs[id] = fn
 	s.subMu.Unlock()
+	fn(Change{Kind: ChangeAll})
 	var once sync.Once
 	return func() {
 		once.Do(func() {
