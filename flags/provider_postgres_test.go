@@ -148,7 +148,7 @@ func TestStaleWhileListenerUnreachable(t *testing.T) {
 	log := zaptest.NewLogger(t)
 	store := NewPostgresStore(pgtest.Pool(t, appURL), PostgresStoreOptions{
 		ReconnectDelay: 100 * time.Millisecond, Logger: log,
-		ListenConnect:  func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, listenCfg) },
+		ListenConnect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, listenCfg) },
 	})
 	_, err = store.SetRule(ctx, Rule{Flag: "route.qa", DefaultVariant: ModeShadow}, testAudit)
 	require.NoError(t, err)
