@@ -104,13 +104,14 @@ func ReadStatus(ctx context.Context, conn *pgx.Conn) (Status, error) {
 		return Status{}, err
 	}
 	var current int32
-	err = conn.QueryRow(ctx, `
-		select coalesce((select version from strangler.schema_version limit 1), 0)
-		where to_regclass('strangler.schema_version') is not null`).Scan(&current)
-	if errors.Is(err, pgx.ErrNoRows) {
-		current = 0
-	} else if err != nil {
-		return Status{}, fmt.Errorf("read schema version: %w", err)
+	var table *string
+	if err := conn.QueryRow(ctx, "select to_regclass($1)::text", VersionTable).Scan(&table); err != nil {
+		return Status{}, fmt.Errorf("look up %s: %w", VersionTable, err)
+	}
+	if table != nil {
+		if err := conn.QueryRow(ctx, "select coalesce(max(version), 0) from "+VersionTable).Scan(&current); err != nil {
+			return Status{}, fmt.Errorf("read schema version: %w", err)
+		}
 	}
 	st := Status{Current: current, Latest: int32(len(m.Migrations))}
 	for _, mig := range m.Migrations {
