@@ -130,7 +130,9 @@ func TestRuntimeRoleRefusedWithBypassRLS(t *testing.T) {
 	role := "strangler_test_bypass_" + uuid.NewString()[:8]
 	_, err := admin.Exec(ctx, "create role "+pgx.Identifier{role}.Sanitize()+" login bypassrls")
 	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "drop role if exists "+pgx.Identifier{role}.Sanitize()) })
+	t.Cleanup(func() {
+		_, _ = admin.Exec(context.Background(), "drop role if exists "+pgx.Identifier{role}.Sanitize())
+	})
 
 	cfg, err := pgx.ParseConfig(ownerURL)
 	require.NoError(t, err)
