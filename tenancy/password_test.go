@@ -73,7 +73,7 @@ func TestVerifyPasswordHostileHashes(t *testing.T) {
 		"$argon2id$v=19$m=19456,t=2$" + salt + "$" + key,
 		"$argon2id$v=19$m=19456,t=2,p=1,x=1$" + salt + "$" + key,
 		"$argon2id$v=19$m=19456,t=2,p=1$" + salt + "=$" + key,
-		"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$" + key,   // 4-byte salt
+		"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$" + key,       // 4-byte salt
 		"$argon2id$v=19$m=19456,t=2,p=1$" + salt + "$aGFzaA", // 4-byte key
 		"$argon2id$v=19$m=19456,t=2,p=1$" + salt + "$" + strings.Repeat("A", 600),
 		"$argon2id$v=19$m=19456,t=2,p=1$" + salt + "$" + key + "$extra",
