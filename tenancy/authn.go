@@ -101,7 +101,7 @@ func BearerToken(r *http.Request) (token string, ok bool, err error) {
 	if token == "" {
 		return "", true, invalidf("empty bearer token")
 	}
-	if strings.ContainsAny(token, " \t") {
+	if strings.IndexByte(token, ' ') >= 0 || strings.IndexByte(token, '\t') >= 0 {
 		return "", true, invalidf("malformed bearer token")
 	}
 	return token, true, nil

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/7cycles-ai/strangler/config"
 	"go.uber.org/zap"
@@ -27,7 +28,8 @@ type JWTVerifierOptions struct {
 	// JWKS tunes the fetching of remote key sets.
 	JWKS JWKSOptions
 	// CacheSize caps the verified-token cache (entries). Default 10,000;
-	// an entry is a few hundred bytes.
+	// an entry is a few hundred bytes. Negative disables the cache (every
+	// request pays a signature check): for debugging and benchmarks.
 	CacheSize int
 	// CacheMaxTTL caps how long a verified token stays cached, whatever its
 	// exp (never beyond exp). Default 10m.
@@ -83,7 +85,7 @@ func NewJWTVerifier(ctx context.Context, opts JWTVerifierOptions) (*JWTVerifier,
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	if opts.CacheSize <= 0 {
+	if opts.CacheSize == 0 {
 		opts.CacheSize = 10_000
 	}
 	if opts.CacheMaxTTL <= 0 {
@@ -93,13 +95,15 @@ func NewJWTVerifier(ctx context.Context, opts JWTVerifierOptions) (*JWTVerifier,
 
 	ctx, cancel := context.WithCancel(ctx)
 	v := &JWTVerifier{
-		byIss: make(map[string]*jwtEntry),
-		cache: newTTLCache[tokenCacheKey, *Principal](opts.CacheSize, func(k tokenCacheKey) uint64 {
-			return binary.LittleEndian.Uint64(k.sum[:8])
-		}),
+		byIss:  make(map[string]*jwtEntry),
 		maxTTL: opts.CacheMaxTTL,
 		now:    opts.Now,
 		cancel: cancel,
+	}
+	if opts.CacheSize > 0 {
+		v.cache = newTTLCache[tokenCacheKey, *Principal](opts.CacheSize, func(k tokenCacheKey) uint64 {
+			return binary.LittleEndian.Uint64(k.sum[:8])
+		})
 	}
 	var errs []error
 	names := map[string]bool{}
@@ -147,7 +151,9 @@ func (v *JWTVerifier) Close() { v.cancel() }
 // callable by operators after a key compromise.
 func (v *JWTVerifier) InvalidateCache() {
 	v.gen.Add(1)
-	v.cache.clear()
+	if v.cache != nil {
+		v.cache.clear()
+	}
 }
 
 // Verify checks a raw compact JWT and returns the caller it proves. Errors
@@ -163,9 +169,12 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (*Principal, error
 		return nil, invalidf("token longer than %d bytes", MaxTokenBytes)
 	}
 	now := v.now()
-	key := tokenCacheKey{gen: v.gen.Load(), sum: sha256.Sum256([]byte(raw))}
-	if p, ok := v.cache.get(key, now); ok {
-		return p, nil
+	var key tokenCacheKey
+	if v.cache != nil {
+		key = tokenCacheKey{gen: v.gen.Load(), sum: sha256.Sum256(stringBytes(raw))}
+		if p, ok := v.cache.get(key, now); ok {
+			return p, nil
+		}
 	}
 
 	tp, err := peekToken(raw)
@@ -201,7 +210,9 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (*Principal, error
 			if limit := now.Add(v.maxTTL); exp.After(limit) {
 				exp = limit
 			}
-			v.cache.put(key, p, exp, now)
+			if v.cache != nil {
+				v.cache.put(key, p, exp, now)
+			}
 			return p, nil
 		}
 		if cerr := ctx.Err(); cerr != nil {
@@ -239,5 +250,15 @@ func (v *JWTVerifier) route(ctx context.Context, tp tokenPeek, out []*jwtEntry) 
 	return out
 }
 
+// stringBytes views s as bytes without copying, for hashing only: the
+// token is hashed on every request, and a copy would be the only
+// allocation of a cache hit. The result must never be written to.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
 // cacheLen reports the number of cached tokens (tests).
-func (v *JWTVerifier) cacheLen() int { return v.cache.len() }
+func (v *JWTVerifier) cacheLen() int {
+	if v.cache == nil {
+		return 0
+	}
+	return v.cache.len()
+}

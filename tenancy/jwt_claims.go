@@ -98,7 +98,9 @@ type claimMap struct {
 	subject, email, org, project claimPath
 }
 
-func compileClaimMap(c claimsSpec) (claimMap, error) {
+// compileClaimMap parses the claim paths of one entry; prefix is its YAML
+// path ("auth.jwt[0]") for error messages.
+func compileClaimMap(prefix string, c claimsSpec) (claimMap, error) {
 	var (
 		m    claimMap
 		errs []error
@@ -109,7 +111,7 @@ func compileClaimMap(c claimsSpec) (claimMap, error) {
 		}
 		cp, err := parseClaimPath(path)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("claims.%s: %w", field, err))
+			errs = append(errs, fmt.Errorf("%s.claims.%s: %w", prefix, field, err))
 		}
 		return cp
 	}

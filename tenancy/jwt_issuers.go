@@ -104,9 +104,9 @@ func compileIssuer(ctx context.Context, i int, c config.JWTIssuer, opts JWTVerif
 	if needJWKS && c.JWKSURL == "" {
 		bad("jwks_url", "required for asymmetric algorithms")
 	}
-	cm, err := compileClaimMap(claimsSpec(c.Claims))
+	cm, err := compileClaimMap(path, claimsSpec(c.Claims))
 	if err != nil {
-		errs = append(errs, fmt.Errorf("%s.%w", path, err))
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

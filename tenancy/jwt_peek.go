@@ -76,7 +76,7 @@ func peekToken(raw string) (tokenPeek, error) {
 	}
 	var hdr peekHeader
 	if err := json.Unmarshal(hb, &hdr); err != nil {
-		return tp, invalidf("token header is not a JSON object")
+		return tp, invalidf("token header is not a JSON object of string members")
 	}
 	if hdr.Alg == "" {
 		return tp, invalidf("token header has no alg")
