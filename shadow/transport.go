@@ -1,0 +1,101 @@
+package shadow
+
+import (
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// newTransport builds the transport of shadow copies: its own connection
+// pool (a slow candidate never competes with serving traffic for
+// connections), sized for the workers, with dial and header timeouts. It
+// does not ask for compression on its own (DisableCompression): the copy
+// carries the client's Accept-Encoding, and the comparison decodes what
+// comes back, as the client would.
+func newTransport(workers int, timeout time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy: nil, // shadow copies go straight to the backends
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           4 * workers,
+		MaxIdleConnsPerHost:    2 * workers, // a copy and a probe per worker
+		IdleConnTimeout:        50 * time.Second,
+		TLSHandshakeTimeout:    5 * time.Second,
+		ResponseHeaderTimeout:  timeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 1 << 20,
+		DisableCompression:     true,
+	}
+}
+
+// hopHeaders are removed before a replay (RFC 9110 §7.6.1).
+var hopHeaders = [...]string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// replayHeader copies the serving request's headers for the copy: without
+// hop-by-hop headers (and those Connection names), with X-Shadow-Request.
+func replayHeader(h http.Header) http.Header {
+	out := h.Clone()
+	if out == nil {
+		out = make(http.Header)
+	}
+	for _, v := range out["Connection"] {
+		for _, name := range strings.Split(v, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				out.Del(name)
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		out.Del(k)
+	}
+	out.Set("X-Shadow-Request", "true")
+	return out
+}
+
+// targetURL joins a backend's base URL and the request's path and query,
+// as httputil.ReverseProxy does: the raw (escaped) path is kept.
+func targetURL(base *url.URL, req *url.URL) *url.URL {
+	u := *base
+	u.Path, u.RawPath = joinURLPath(base, req)
+	u.RawQuery = req.RawQuery
+	u.Fragment, u.RawFragment = "", ""
+	return &u
+}
+
+func joinURLPath(a, b *url.URL) (path, rawpath string) {
+	if a.RawPath == "" && b.RawPath == "" {
+		return singleJoiningSlash(a.Path, b.Path), ""
+	}
+	apath := a.EscapedPath()
+	bpath := b.EscapedPath()
+	aslash := strings.HasSuffix(apath, "/")
+	bslash := strings.HasPrefix(bpath, "/")
+	switch {
+	case aslash && bslash:
+		return a.Path + b.Path[1:], apath + bpath[1:]
+	case !aslash && !bslash:
+		return a.Path + "/" + b.Path, apath + "/" + bpath
+	}
+	return a.Path + b.Path, apath + bpath
+}
+
+func singleJoiningSlash(a, b string) string {
+	aslash := strings.HasSuffix(a, "/")
+	bslash := strings.HasPrefix(b, "/")
+	switch {
+	case aslash && bslash:
+		return a + b[1:]
+	case !aslash && !bslash:
+		return a + "/" + b
+	}
+	return a + b
+}
