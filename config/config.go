@@ -1,8 +1,3 @@
-// Package config holds the configuration of strangler: the structs are the
-// documentation of every key of the YAML file (SPEC §4). Defaults are set in
-// one place (defaults.go) and validation (validate.go) reports every problem
-// with its YAML path. This package is a leaf: every other package may read
-// its types, and it imports none of them.
 package config
 
 import "time"
