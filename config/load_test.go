@@ -343,7 +343,7 @@ auth:
 				`auth.issuer.refresh_ttl: must be longer than auth.issuer.access_ttl (1h0m0s) (line 27)`,
 				`auth.api_keys.headers[0]: X-Tenant-* headers are removed from every request and cannot carry a key (line 28)`,
 				`auth.api_keys.headers[1]: "bad header" is not a valid header name (line 28)`,
-						},
+			},
 		},
 		{
 			name: "tenancy",
