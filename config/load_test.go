@@ -580,3 +580,22 @@ func TestParentPath(t *testing.T) {
 		assert.Equal(t, want, parentPath(in), in)
 	}
 }
+
+func TestNewUpstreamIsOptional(t *testing.T) {
+	cfg, err := Parse([]byte("upstreams: { legacy: { url: \"http://127.0.0.1:8000\" } }\n"), noEnv)
+	require.NoError(t, err)
+	assert.Contains(t, Warnings(cfg), Problem{Path: "upstreams.new.url", Message: "not set: every request is served by legacy whatever the flags say, and nothing is shadowed"})
+}
+
+func TestUnreachableRoutes(t *testing.T) {
+	probs := problemStrings(t, mustFail(t, minimal+`
+routes:
+  - { name: kb, paths: ["/api/knowledge/"], methods: [GET], auth: optional }
+  - { name: kb-head, paths: ["/api/knowledge"], methods: [HEAD], auth: optional }
+  - { name: kb-post, paths: ["/api/knowledge"], methods: [POST], auth: optional }
+  - { name: default, paths: ["/"], auth: optional }
+`))
+	assert.Equal(t, []string{
+		`routes[1].paths[0]: never matched: routes[0] (kb) already matches "/api/knowledge/" for these methods (first match wins) (line 8)`,
+	}, probs)
+}

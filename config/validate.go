@@ -34,8 +34,11 @@ func validate(c *Config, ps *problems) {
 	v.server(&c.Server)
 	v.log(&c.Log)
 	v.store(&c.Store)
-	v.upstream("upstreams.legacy", &c.Upstreams.Legacy)
-	v.upstream("upstreams.new", &c.Upstreams.New)
+	v.upstream("upstreams.legacy", &c.Upstreams.Legacy, true)
+	// The new service may not exist yet when the proxy is first put in
+	// front of the legacy one: without it every request is served by
+	// legacy (Warnings says so).
+	v.upstream("upstreams.new", &c.Upstreams.New, false)
 	v.auth(&c.Auth)
 	v.tenancy(&c.Tenancy, &c.Auth)
 	v.routes(c.Routes, c.Tenancy.Roles)
@@ -129,8 +132,8 @@ func (v validator) store(s *Store) {
 	}
 }
 
-func (v validator) upstream(path string, u *Upstream) {
-	v.httpURL(path+".url", u.URL, true)
+func (v validator) upstream(path string, u *Upstream, required bool) {
+	v.httpURL(path+".url", u.URL, required)
 	v.positive(path+".timeout", u.Timeout)
 	v.positive(path+".idle_conn_timeout", u.IdleConnTimeout)
 	v.positive(path+".dial_timeout", u.DialTimeout)
@@ -451,8 +454,8 @@ func (v validator) routes(routes []Route, roles map[string][]string) {
 }
 
 // unreachable reports the paths of route i that an earlier route always
-// takes first: the same path, or the catch-all "/", with methods that
-// cover route i's.
+// takes first: the same path (a trailing slash changes nothing in
+// matching), or the catch-all "/", with methods that cover route i's.
 func (v validator) unreachable(routes []Route, i int) {
 	r := &routes[i]
 paths:
@@ -463,7 +466,7 @@ paths:
 				continue
 			}
 			for _, ep := range e.Paths {
-				if ep == path || ep == "/" {
+				if samePath(ep, path) || ep == "/" {
 					v.add(fmt.Sprintf("routes[%d].paths[%d]", i, k), "never matched: routes[%d] (%s) already matches %q for these methods (first match wins)", j, e.Name, ep)
 					continue paths
 				}
@@ -472,8 +475,18 @@ paths:
 	}
 }
 
+func samePath(a, b string) bool {
+	trim := func(s string) string {
+		if len(s) > 1 {
+			return strings.TrimSuffix(s, "/")
+		}
+		return s
+	}
+	return trim(a) == trim(b)
+}
+
 // methodsCover reports whether a route restricted to outer matches every
-// method that inner matches (empty means any).
+// method that inner matches (empty means any; GET admits HEAD).
 func methodsCover(outer, inner []string) bool {
 	if len(outer) == 0 {
 		return true
@@ -484,7 +497,7 @@ func methodsCover(outer, inner []string) bool {
 	for _, m := range inner {
 		found := false
 		for _, o := range outer {
-			if o == m {
+			if o == m || (o == "GET" && m == "HEAD") {
 				found = true
 				break
 			}

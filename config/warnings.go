@@ -30,6 +30,9 @@ func Warnings(c *Config) []Problem {
 	if c.Store.Driver == "memory" {
 		warn("store.driver", "memory: data lives in this process only; use postgres to run several replicas or keep data across restarts")
 	}
+	if c.Upstreams.New.URL == "" {
+		warn("upstreams.new.url", "not set: every request is served by legacy whatever the flags say, and nothing is shadowed")
+	}
 	if c.Upstreams.Legacy.URL != "" && c.Upstreams.Legacy.URL == c.Upstreams.New.URL {
 		warn("upstreams.new.url", "is the same as upstreams.legacy.url: shadow comparisons compare the legacy service with itself")
 	}
