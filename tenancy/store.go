@@ -203,7 +203,8 @@ type AdminTokenStore interface {
 	// AuthenticateAdminToken returns the token whose plaintext hashes to
 	// hash if it is usable now (not revoked, not expired, not a consumed
 	// single-use token), and records the use. ErrNotFound otherwise, for
-	// every reason alike.
+	// every reason alike. The returned token carries no usage times (see
+	// ListAdminTokens for those).
 	AuthenticateAdminToken(ctx context.Context, hash []byte) (AdminToken, error)
 	// ListAdminTokens lists every token, oldest first.
 	ListAdminTokens(ctx context.Context) ([]AdminToken, error)

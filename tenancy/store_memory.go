@@ -1468,6 +1468,7 @@ func (s *MemoryStore) AuthenticateAdminToken(_ context.Context, hash []byte) (Ad
 	}
 	t.LastUsedAt = now
 	s.adminTokens[id] = t
+	t.UsedAt, t.LastUsedAt = time.Time{}, time.Time{} // as the PostgreSQL function returns it
 	return t, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/7cycles-ai/strangler/tenancy"
@@ -27,6 +28,12 @@ func (r *recorder) reset() {
 	r.mu.Lock()
 	r.changes = nil
 	r.mu.Unlock()
+}
+
+func (r *recorder) snapshot() []tenancy.Change {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]tenancy.Change(nil), r.changes...)
 }
 
 func (r *recorder) has(match func(tenancy.Change) bool) bool {
@@ -64,9 +71,9 @@ func testChanges(t *testing.T, s tenancy.Store) {
 
 	eventually := func(what string, match func(tenancy.Change) bool) {
 		t.Helper()
-		require.Eventually(t, func() bool {
-			return rec.has(match)
-		}, time.Second, 5*time.Millisecond, "no %s change within 1s; got %+v", what, rec.changes)
+		if !assert.Eventually(t, func() bool { return rec.has(match) }, time.Second, 5*time.Millisecond) {
+			t.Fatalf("no %s change within 1s; got %+v", what, rec.snapshot())
+		}
 	}
 
 	_, err = s.AddMember(ctx, o.ID, member.ID, tenancy.RoleMember)
