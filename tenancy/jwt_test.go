@@ -504,3 +504,36 @@ func TestVerifyCancelledContext(t *testing.T) {
 	_, err := f.v.Verify(ctx, signToken(t, jwt.SigningMethodES256, loadKey(t, "ec_p256_sec1.pem"), "fresh-kid", claimsFor(remoteIss)))
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+// Concurrent verifications, invalidations and evictions share the cache
+// safely (run with -race).
+func TestVerifiedTokenCacheConcurrency(t *testing.T) {
+	v := newTestVerifier(t, newTestClock(), func(o *JWTVerifierOptions) { o.CacheSize = 16 }, supabaseEntry())
+	toks := make([]string, 40)
+	for i := range toks {
+		c := supabaseClaims()
+		c["sub"] = fmt.Sprintf("user-%d", i)
+		toks[i] = signToken(t, jwt.SigningMethodHS256, []byte(testSecret), "", c)
+	}
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 200 {
+				tok := toks[(i*7+g)%len(toks)]
+				p, err := v.Verify(context.Background(), tok)
+				if !assert.NoError(t, err) {
+					return
+				}
+				assert.Equal(t, fmt.Sprintf("user-%d", (i*7+g)%len(toks)), p.Subject, "never another token's principal")
+				if i%50 == 0 {
+					v.InvalidateCache()
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	assert.LessOrEqual(t, v.cacheLen(), 16)
+}
