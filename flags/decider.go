@@ -97,6 +97,12 @@ type Decider struct {
 
 	readyOnce sync.Once
 	ready     chan struct{} // closed at the first PROVIDER_READY
+
+	// The SDK runs event handlers on goroutines of their own; Close waits
+	// for those in flight and later ones do nothing.
+	handlersMu sync.Mutex
+	closed     bool
+	handlers   sync.WaitGroup
 }
 
 // NewDecider creates the isolated OpenFeature API and registers the
@@ -140,6 +146,10 @@ func NewDecider(opts DeciderOptions) (*Decider, error) {
 	d.api.AddHandler(openfeature.ProviderReady, &onReady)
 	for _, t := range []openfeature.EventType{openfeature.ProviderReady, openfeature.ProviderStale, openfeature.ProviderError} {
 		logState := func(e openfeature.EventDetails) {
+			if !d.enterHandler() {
+				return
+			}
+			defer d.handlers.Done()
 			d.log.Info("flag provider state", zap.String("provider", e.ProviderName),
 				zap.String("event", string(t)), zap.String("message", e.Message))
 		}
@@ -176,9 +186,26 @@ func (d *Decider) Ready() error {
 	return nil
 }
 
-// Close shuts the provider down.
+// Close shuts the provider down and waits for event handlers in flight.
 func (d *Decider) Close(ctx context.Context) error {
-	return d.api.Shutdown(ctx)
+	err := d.api.Shutdown(ctx)
+	d.handlersMu.Lock()
+	d.closed = true
+	d.handlersMu.Unlock()
+	d.handlers.Wait()
+	return err
+}
+
+// enterHandler registers a running event handler unless the Decider is
+// closed.
+func (d *Decider) enterHandler() bool {
+	d.handlersMu.Lock()
+	defer d.handlersMu.Unlock()
+	if d.closed {
+		return false
+	}
+	d.handlers.Add(1)
+	return true
 }
 
 // flagKey returns "route."+route, from the cache when possible.

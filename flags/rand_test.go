@@ -1,6 +1,8 @@
 package flags
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 )
@@ -27,3 +29,7 @@ func atoi(s string) int {
 	_, _ = fmt.Sscan(s, &n)
 	return n
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
