@@ -154,23 +154,26 @@ CREATE POLICY definer_access ON strangler.audit_logs FOR SELECT TO CURRENT_USER
   USING ((SELECT strangler.cross_tenant()));
 GRANT SELECT, INSERT ON strangler.audit_logs TO strangler_app;
 
--- Bookkeeping of `strangler tenantize`: what was done to each legacy table,
--- step by step with its undo, so --rollback undoes exactly that and an
--- interrupted run resumes. Not visible to the runtime role.
+-- Bookkeeping of `strangler tenantize`: the plan fixed by the first run of
+-- each legacy table (every step with its SQL and its undo) and the steps
+-- done, so an interrupted run resumes and --rollback undoes exactly what was
+-- done. Not visible to the runtime role.
 CREATE TABLE strangler.tenantized_tables (
-  id                bigint      GENERATED ALWAYS AS IDENTITY,
-  schema_name       text        NOT NULL,
-  table_name        text        NOT NULL,
-  default_org_id    uuid        NOT NULL,
-  project_column    boolean     NOT NULL,
-  state             text        NOT NULL DEFAULT 'in_progress',
-  -- [{"name":..., "undo":[sql,...], "done_at":...}] in the order applied.
-  steps             jsonb       NOT NULL DEFAULT '[]',
-  rows_before       bigint,
-  rows_after        bigint,
-  started_at        timestamptz NOT NULL DEFAULT now(),
-  finished_at       timestamptz,
-  rolled_back_at    timestamptz,
+  id             bigint      GENERATED ALWAYS AS IDENTITY,
+  schema_name    text        NOT NULL,
+  table_name     text        NOT NULL,
+  default_org_id uuid        NOT NULL,
+  project_column boolean     NOT NULL,
+  state          text        NOT NULL DEFAULT 'in_progress',
+  -- [{"name", "kind", "sql": [...], "undo": [...], "undo_kind"}, ...]
+  plan           jsonb       NOT NULL,
+  -- [{"name", "done_at"}, ...] in the order applied.
+  done           jsonb       NOT NULL DEFAULT '[]',
+  rows_before    bigint      NOT NULL,
+  rows_after     bigint,
+  started_at     timestamptz NOT NULL DEFAULT now(),
+  finished_at    timestamptz,
+  rolled_back_at timestamptz,
   CONSTRAINT tenantized_tables_pkey PRIMARY KEY (id),
   CONSTRAINT tenantized_tables_state CHECK (state IN ('in_progress', 'done', 'rolled_back'))
 );
