@@ -26,25 +26,25 @@ const (
 
 // Step names, in order.
 const (
-	stepAddColumns     = "add_columns"
-	stepBackfill       = "backfill"
-	stepCheckNotValid  = "check_not_valid"
-	stepCheckValidate  = "check_validate"
-	stepSetNotNull     = "set_not_null"
-	stepIndex          = "index"
-	stepForeignKeys    = "foreign_keys_not_valid"
-	stepValidateFKs    = "foreign_keys_validate"
-	stepRowSecurity    = "row_level_security"
-	stepGrants         = "grants"
-	stepVerify         = "verify"
-	rlsTemplateMarker  = "---- create above / drop below ----"
-	orgColumn          = "org_id"
-	projectColumn      = "project_id"
-	checkSuffix        = "org_id_not_null"
-	orgFKSuffix        = "org_id_fkey"
-	projectFKSuffix    = "project_fkey"
-	indexSuffix        = "org_id_idx"
-	backfillPlaceholer = "-- repeated per batch of about %d rows (ctid ranges), then until no row has org_id NULL"
+	stepAddColumns    = "add_columns"
+	stepBackfill      = "backfill"
+	stepCheckNotValid = "check_not_valid"
+	stepCheckValidate = "check_validate"
+	stepSetNotNull    = "set_not_null"
+	stepIndex         = "index"
+	stepForeignKeys   = "foreign_keys_not_valid"
+	stepValidateFKs   = "foreign_keys_validate"
+	stepRowSecurity   = "row_level_security"
+	stepGrants        = "grants"
+	stepVerify        = "verify"
+	rlsTemplateMarker = "---- create above / drop below ----"
+	orgColumn         = "org_id"
+	projectColumn     = "project_id"
+	checkSuffix       = "org_id_not_null"
+	orgFKSuffix       = "org_id_fkey"
+	projectFKSuffix   = "project_fkey"
+	indexSuffix       = "org_id_idx"
+	backfillComment   = "-- one transaction per batch of about %d rows (ranges of heap pages), then until no row has org_id NULL:"
 )
 
 // step is one recorded unit of tenantize. It is stored as JSON in
@@ -122,8 +122,9 @@ func buildSteps(t *legacyTable, opts TenantizeOptions) []step {
 	add.Undo = append(add.Undo, fmt.Sprintf("ALTER TABLE %s DROP COLUMN IF EXISTS %s", id, col(orgColumn)))
 
 	backfill := step{Name: stepBackfill, Kind: kindBackfill, SQL: []string{
-		fmt.Sprintf("UPDATE %s SET %s = %s WHERE ctid >= $1::tid AND ctid < $2::tid AND %s IS NULL %s",
-			id, col(orgColumn), quoteLiteral(t.defaultOrgID), col(orgColumn), fmt.Sprintf(backfillPlaceholer, opts.BatchSize)),
+		fmt.Sprintf(backfillComment, opts.BatchSize),
+		fmt.Sprintf("UPDATE %s SET %s = %s WHERE ctid >= $1::tid AND ctid < $2::tid AND %s IS NULL",
+			id, col(orgColumn), quoteLiteral(t.defaultOrgID), col(orgColumn)),
 	}}
 
 	steps := []step{
