@@ -12,10 +12,16 @@ import (
 // response body and keeps the status and headers), and calls Finish once the
 // client has been served. Nothing in it waits for anything.
 //
-//	tap := engine.Tap(r, route, orgID, shadow.BackendLegacy) // wraps r.Body
-//	rp.ModifyResponse = func(resp *http.Response) error { tap.CaptureResponse(resp); return nil }
-//	rp.ServeHTTP(w, r)
-//	tap.Finish() // after the client got its last byte
+//	if engine.Wants(route, r.Method) {
+//		tap := engine.Tap(r, route, orgID, shadow.BackendLegacy) // wraps r.Body
+//		defer tap.Finish() // after the client got its last byte
+//		r = r.WithContext(context.WithValue(r.Context(), tapKey{}, tap))
+//	}
+//	rp.ServeHTTP(w, r) // ModifyResponse: tap from resp.Request.Context(), tap.CaptureResponse(resp)
+//
+// Finish must be deferred: httputil.ReverseProxy panics with
+// http.ErrAbortHandler when the client goes away mid-answer, and the
+// exchange must still be counted (as dropped, incomplete).
 //
 // A Tap is used by one request; CaptureResponse and Finish are not called
 // concurrently with each other, but the body wrappers may be read from
