@@ -27,7 +27,7 @@ func TestBufferPoolClasses(t *testing.T) {
 	p.put(b)
 	b2 := p.get(1)
 	assert.Equal(t, 4<<10, cap(*b2))
-	assert.Equal(t, 1<<20, cap(*p.get(1<<20)))
+	assert.Equal(t, 1<<20, cap(*p.get(1 << 20)))
 	// A buffer of another capacity is not pooled (and does not panic).
 	odd := make([]byte, 0, 1000)
 	p.put(&odd)
