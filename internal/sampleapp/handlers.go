@@ -67,8 +67,8 @@ func (s *service) answerFor(question string) Answer {
 		Answer: fmt.Sprintf("On %q the knowledge base suggests starting small, repeating daily and reviewing at the end of each cycle; see %q and %q.",
 			question, first.Title, second.Title),
 		Sources: []Source{
-			{ID: first.ID, Title: first.Title, Score: 0.90 - float64(h%10)/100},
-			{ID: second.ID, Title: second.Title, Score: 0.70 - float64(h/10%10)/100},
+			{ID: first.ID, Title: first.Title, Score: float64(90-h%10) / 100},
+			{ID: second.ID, Title: second.Title, Score: float64(70-h/10%10) / 100},
 		},
 		CreatedAt: s.timestamp(),
 	}
