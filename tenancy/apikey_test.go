@@ -160,3 +160,19 @@ func BenchmarkParseAPIKey(b *testing.B) {
 		}
 	}
 }
+
+func TestCanonicalID(t *testing.T) {
+	for in, want := range map[string]string{
+		"6b0d8f0e-1d1b-4c55-9a51-0d7b6b1f2e3a":  "6b0d8f0e-1d1b-4c55-9a51-0d7b6b1f2e3a",
+		"6B0D8F0E-1D1B-4C55-9A51-0D7B6B1F2E3A":  "6b0d8f0e-1d1b-4c55-9a51-0d7b6b1f2e3a",
+		"6b0d8f0e1d1b4c559a510d7b6b1f2e3a":      "",
+		"{6b0d8f0e-1d1b-4c55-9a51-0d7b6b1f2e3}": "",
+		"6b0d8f0e-1d1b-4c55-9a51-0d7b6b1f2e3g":  "",
+		"6b0d8f0e_1d1b-4c55-9a51-0d7b6b1f2e3a":  "",
+		"":                                      "",
+	} {
+		got, ok := canonicalID(in)
+		assert.Equal(t, want != "", ok, in)
+		assert.Equal(t, want, got, in)
+	}
+}
