@@ -1,0 +1,117 @@
+package proxy
+
+import (
+	"net/http"
+	"net/http/httputil"
+)
+
+// Header hygiene on the way to an upstream. httputil.ReverseProxy has
+// already removed the hop-by-hop headers (RFC 9110 §7.6.1) — the fixed list
+// and every header named in Connection — from the outbound request before
+// Rewrite runs, and removes them from the response before it is copied.
+// What remains here is what the proxy adds or must not let through.
+
+// Canonical header keys (http.CanonicalHeaderKey forms) set by the proxy.
+const (
+	headerXForwardedFor   = "X-Forwarded-For"
+	headerXForwardedHost  = "X-Forwarded-Host"
+	headerXForwardedProto = "X-Forwarded-Proto"
+	headerForwarded       = "Forwarded"
+
+	headerTenantOrgID     = "X-Tenant-Org-Id"
+	headerTenantOrgSlug   = "X-Tenant-Org-Slug"
+	headerTenantProjectID = "X-Tenant-Project-Id"
+	headerTenantUserID    = "X-Tenant-User-Id"
+	headerTenantRole      = "X-Tenant-Role"
+	headerTenantAssertion = "X-Tenant-Assertion"
+
+	headerDebugBackend = "X-Strangler-Backend"
+	headerDebugMode    = "X-Strangler-Mode"
+)
+
+// tenantHeaderPrefix is matched case-insensitively, '_' standing for '-'.
+const tenantHeaderPrefix = "x-tenant-"
+
+// isTenantHeader reports whether the header name k belongs to the X-Tenant-*
+// family: any case, and with '_' in place of '-', because CGI/WSGI servers
+// (gunicorn, PHP) map X_Tenant_Org_ID and X-Tenant-Org-ID to the same
+// variable, so an underscore variant is as good a spoof as the real name.
+func isTenantHeader(k string) bool {
+	if len(k) < len(tenantHeaderPrefix) {
+		return false
+	}
+	for i := 0; i < len(tenantHeaderPrefix); i++ {
+		c := k[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == '_' {
+			c = '-'
+		}
+		if c != tenantHeaderPrefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// stripTenantHeaders deletes every X-Tenant-* header, whatever the case of
+// its name and however many times it occurs, so only the proxy sets them.
+func stripTenantHeaders(h http.Header) {
+	for k := range h {
+		if isTenantHeader(k) {
+			delete(h, k)
+		}
+	}
+}
+
+// addTenantHeaders forwards the resolved tenant context.
+func addTenantHeaders(h http.Header, t *TenantContext) {
+	if t == nil {
+		return
+	}
+	setIf(h, headerTenantOrgID, t.OrgID)
+	setIf(h, headerTenantOrgSlug, t.OrgSlug)
+	setIf(h, headerTenantProjectID, t.ProjectID)
+	setIf(h, headerTenantUserID, t.UserID)
+	setIf(h, headerTenantRole, t.Role)
+	setIf(h, headerTenantAssertion, t.Assertion)
+}
+
+func setIf(h http.Header, k, v string) {
+	if v != "" {
+		h[k] = []string{v}
+	}
+}
+
+// setForwardedHeaders sets the X-Forwarded-* headers of the outbound request.
+//
+//   - X-Forwarded-For: the inbound values are kept and the client address is
+//     appended (httputil.ProxyRequest.SetXForwarded), as every proxy in a
+//     chain does.
+//   - X-Forwarded-Proto and X-Forwarded-Host: kept when the inbound request
+//     has them, otherwise set to what this proxy saw. They are
+//     single-valued in practice: appending ("https, http") breaks the
+//     frameworks that read them (uvicorn takes the whole value as the
+//     scheme), and overwriting them would tell a legacy service behind a
+//     TLS-terminating load balancer that its clients now use plain http.
+//     Keeping them gives the upstream exactly what it saw before the proxy.
+//   - Forwarded (RFC 7239) is passed through unchanged for the same reason.
+//
+// httputil.ReverseProxy removes all four before Rewrite, so nothing here is
+// trusted blindly: each is copied on purpose.
+func setForwardedHeaders(pr *httputil.ProxyRequest) {
+	in, out := pr.In.Header, pr.Out.Header
+	if v := in[headerForwarded]; len(v) > 0 {
+		out[headerForwarded] = v
+	}
+	if v := in[headerXForwardedFor]; len(v) > 0 {
+		out[headerXForwardedFor] = v
+	}
+	pr.SetXForwarded()
+	if v := in[headerXForwardedHost]; len(v) > 0 {
+		out[headerXForwardedHost] = v
+	}
+	if v := in[headerXForwardedProto]; len(v) > 0 {
+		out[headerXForwardedProto] = v
+	}
+}
