@@ -181,11 +181,11 @@ func TestAmbiguousPathsRefused(t *testing.T) {
 		})
 	}
 	for _, target := range []string{
-		"/api/admin/a%2Fb",      // every reading is admin
-		"/api/admin/x/../y",     // still admin
-		"/static//img.png",      // every reading is public
-		"/api/admin/x;v=2",      // admin either way
-		"/api/%61dmin",          // decoded in every reading: admin
+		"/api/admin/a%2Fb",       // every reading is admin
+		"/api/admin/x/../y",      // still admin
+		"/static//img.png",       // every reading is public
+		"/api/admin/x;v=2",       // admin either way
+		"/api/%61dmin",           // decoded in every reading: admin
 		"/files/a%2F..%2F..%2Fb", // public under every reading
 	} {
 		t.Run("unambiguous "+target, func(t *testing.T) {

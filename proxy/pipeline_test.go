@@ -163,7 +163,9 @@ func TestNewModeWithoutNewUpstreamFallsBack(t *testing.T) {
 }
 
 func TestPublicEndpointsMatchedBeforeRoutes(t *testing.T) {
-	up := upstream(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "legacy "+r.Method+" "+r.URL.Path) })
+	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "legacy "+r.Method+" "+r.URL.Path)
+	})
 	authn := authenticatorFunc(func(ctx context.Context, r *http.Request, route *Route) (*TenantContext, error) {
 		return nil, ErrUnauthenticated // would refuse everything routed
 	})
