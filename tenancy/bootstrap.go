@@ -175,10 +175,7 @@ func bootstrapToken(ctx context.Context, s Store, fresh bool, res *BootstrapResu
 	if len(active) > 0 && !fresh {
 		return nil
 	}
-	plain, hash, err := GenerateAdminToken()
-	if err != nil {
-		return err
-	}
+	plain, hash := GenerateAdminToken()
 	t, err := s.CreateAdminToken(ctx, AdminToken{Name: BootstrapTokenName, Hash: hash, UserID: res.Admin.ID})
 	if err != nil {
 		return err

@@ -353,10 +353,7 @@ func seedAPIKey(ctx context.Context, s Store, sk SeedAPIKey, orgBySlug func(path
 			return out, nil
 		}
 	}
-	plain, prefix, hash, err := GenerateAPIKey()
-	if err != nil {
-		return SeededAPIKey{}, fmt.Errorf("seed: %s: %w", p, err)
-	}
+	plain, prefix, hash := GenerateAPIKey()
 	if _, err := s.CreateAPIKey(ctx, APIKey{OrgID: o.ID, ProjectID: projectID, Name: sk.Name, Prefix: prefix, Hash: hash,
 		Role: sk.Role, Scopes: sk.Scopes}); err != nil {
 		return SeededAPIKey{}, fmt.Errorf("seed: %s: %w", p, err)
