@@ -26,7 +26,7 @@ type decoder struct {
 	probs  *problems
 	// lines maps each decoded path to its line, to locate the problems
 	// that validation later reports by path.
-	lines map[string]int
+	lines map[string]pos
 	// unsetEnv maps a path to the variables that were unset there and
 	// expanded to "" (allowEmptyEnv keys), so that a validation problem
 	// about the empty value can name them.
@@ -46,19 +46,15 @@ func newDecoder(getenv func(string) string, probs *problems) *decoder {
 	return &decoder{
 		getenv:   getenv,
 		probs:    probs,
-		lines:    map[string]int{},
+		lines:    map[string]pos{},
 		unsetEnv: map[string][]string{},
 		badPaths: map[string]bool{},
 	}
 }
 
 func (d *decoder) fail(path string, n *yaml.Node, format string, args ...any) {
-	line := 0
-	if n != nil {
-		line = n.Line
-	}
 	d.badPaths[path] = true
-	d.probs.add(path, line, format, args...)
+	d.probs.add(path, at(n), format, args...)
 }
 
 // step counts one node visit and reports whether decoding may continue.
@@ -73,6 +69,14 @@ func (d *decoder) step(path string, n *yaml.Node) bool {
 		return false
 	}
 	return true
+}
+
+// at is the position of n.
+func at(n *yaml.Node) pos {
+	if n == nil {
+		return pos{}
+	}
+	return pos{n.Line, n.Column}
 }
 
 // resolve follows aliases to the node they name.
@@ -135,7 +139,7 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 		return
 	}
 	if _, seen := d.lines[path]; !seen {
-		d.lines[path] = n.Line
+		d.lines[path] = at(n)
 	}
 	if v.CanAddr() && v.Addr().Type().Implements(unmarshalerType) {
 		d.decodeUnmarshaler(path, n, v.Addr().Interface().(yaml.Unmarshaler))
@@ -258,11 +262,11 @@ func (d *decoder) pairs(path string, n *yaml.Node) []pair {
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
-			d.probs.add(path, k.Line, "keys must be plain strings, got %s", describe(k))
+			d.probs.add(path, at(k), "keys must be plain strings, got %s", describe(k))
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
-			d.probs.add(childPath(path, k.Value), k.Line, "duplicate key (first defined at line %d)", first)
+			d.probs.add(childPath(path, k.Value), at(k), "duplicate key (first defined at line %d)", first)
 			continue
 		}
 		seen[k.Value] = k.Line
@@ -306,14 +310,14 @@ func (d *decoder) mergeSources(path string, v *yaml.Node) []pair {
 				return out
 			}
 			if item.Kind != yaml.MappingNode {
-				d.probs.add(path, item.Line, "a merge key (<<) takes a mapping or a list of mappings, got %s", describe(item))
+				d.probs.add(path, at(item), "a merge key (<<) takes a mapping or a list of mappings, got %s", describe(item))
 				continue
 			}
 			out = append(out, d.mergeSources(path, item)...)
 		}
 		return out
 	}
-	d.probs.add(path, v.Line, "a merge key (<<) takes a mapping or a list of mappings, got %s", describe(v))
+	d.probs.add(path, at(v), "a merge key (<<) takes a mapping or a list of mappings, got %s", describe(v))
 	return nil
 }
 
@@ -338,7 +342,7 @@ func (d *decoder) decodeStruct(path string, n *yaml.Node, v reflect.Value) {
 			d.fail(cp, p.key, "unknown key%s", suggest(key, v.Type()))
 			continue
 		}
-		d.lines[cp] = p.key.Line
+		d.lines[cp] = at(p.key)
 		d.decode(cp, p.value, v.Field(idx))
 	}
 }
@@ -372,7 +376,7 @@ func (d *decoder) decodeSlice(path string, n *yaml.Node, v reflect.Value) {
 	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
 		ip := indexPath(path, i)
-		d.lines[ip] = item.Line
+		d.lines[ip] = at(item)
 		d.decode(ip, item, out.Index(i))
 		if d.exhausted {
 			return
@@ -397,7 +401,7 @@ func (d *decoder) decodeMap(path string, n *yaml.Node, v reflect.Value) {
 	}
 	for _, p := range d.pairs(path, n) {
 		cp := childPath(path, p.key.Value)
-		d.lines[cp] = p.key.Line
+		d.lines[cp] = at(p.key)
 		elem := reflect.New(v.Type().Elem()).Elem()
 		d.decode(cp, p.value, elem)
 		if d.exhausted {

@@ -52,7 +52,7 @@ func parse(data []byte, getenv func(string) string, checkFiles bool) (*Config, e
 	}
 	var ps problems
 	if len(data) > maxConfigBytes {
-		ps.add("", 0, "configuration is larger than %d bytes", maxConfigBytes)
+		ps.add("", pos{}, "configuration is larger than %d bytes", maxConfigBytes)
 		return nil, ps.err()
 	}
 	root, err := parseYAML(data)
@@ -61,7 +61,7 @@ func parse(data []byte, getenv func(string) string, checkFiles bool) (*Config, e
 		if errors.As(err, &p) {
 			ps.list = append(ps.list, p)
 		} else {
-			ps.add("", 0, "%s", err)
+			ps.add("", pos{}, "%s", err)
 		}
 		return nil, ps.err()
 	}
@@ -85,11 +85,10 @@ func parse(data []byte, getenv func(string) string, checkFiles bool) (*Config, e
 		if d.causedBy(p.Path) {
 			continue
 		}
-		p.Line = d.lineOf(p.Path)
 		if vars := d.unsetEnv[p.Path]; len(vars) > 0 {
 			p.Message += fmt.Sprintf(" (environment variable %s is not set)", strings.Join(vars, ", "))
 		}
-		ps.add(p.Path, p.Line, "%s", p.Message)
+		ps.add(p.Path, d.posOf(p.Path), "%s", p.Message)
 	}
 	if err := ps.err(); err != nil {
 		return nil, err
@@ -121,7 +120,7 @@ func parseYAML(data []byte) (root *yaml.Node, err error) {
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case err == nil:
-		return nil, Problem{Line: extra.Line, Message: "only one YAML document is allowed (found a second \"---\")"}
+		return nil, Problem{Line: extra.Line, Column: extra.Column, Message: "only one YAML document is allowed (found a second \"---\")"}
 	case !errors.Is(err, io.EOF):
 		return nil, syntaxProblem(err)
 	}
@@ -155,15 +154,15 @@ func (d *decoder) causedBy(path string) bool {
 	return d.badPaths[""] // the document itself was not a mapping
 }
 
-// lineOf returns the line of path, or of its closest ancestor present in
-// the file (a missing key is reported at the mapping that lacks it).
-func (d *decoder) lineOf(path string) int {
+// posOf returns the position of path, or of its closest ancestor present
+// in the file (a missing key is reported at the mapping that lacks it).
+func (d *decoder) posOf(path string) pos {
 	for p := path; p != ""; p = parentPath(p) {
-		if l, ok := d.lines[p]; ok {
-			return l
+		if at, ok := d.lines[p]; ok {
+			return at
 		}
 	}
-	return 0
+	return pos{}
 }
 
 // parentPath strips the last step of a YAML path: "routes[2].auth" →
@@ -187,9 +186,9 @@ func checkReferencedFiles(c *Config, ps *problems) {
 		st, err := os.Stat(name)
 		switch {
 		case err != nil:
-			ps.add(path, 0, "cannot read %s: %v", name, errors.Unwrap(err))
+			ps.add(path, pos{}, "cannot read %s: %v", name, errors.Unwrap(err))
 		case st.IsDir():
-			ps.add(path, 0, "%s is a directory, not a file", name)
+			ps.add(path, pos{}, "%s is a directory, not a file", name)
 		}
 	}
 	if c.Store.Driver == "memory" && c.Store.SeedFile != "" {

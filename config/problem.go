@@ -20,6 +20,9 @@ type Problem struct {
 	// Line is the 1-based line in the file, 0 when unknown (configurations
 	// built in code, or a value that came from a default).
 	Line int
+	// Column is the 1-based column of Line, 0 when unknown; it orders
+	// problems that share a line and is not rendered.
+	Column int
 	// Message says what is wrong and, where possible, what is expected.
 	Message string
 }
@@ -64,12 +67,15 @@ type problems struct {
 	truncated bool
 }
 
-func (ps *problems) add(path string, line int, format string, args ...any) {
+// pos is a position in the file; the zero pos is unknown.
+type pos struct{ line, col int }
+
+func (ps *problems) add(path string, at pos, format string, args ...any) {
 	if len(ps.list) >= maxProblems {
 		ps.truncated = true
 		return
 	}
-	ps.list = append(ps.list, Problem{Path: path, Line: line, Message: fmt.Sprintf(format, args...)})
+	ps.list = append(ps.list, Problem{Path: path, Line: at.line, Column: at.col, Message: fmt.Sprintf(format, args...)})
 }
 
 // err returns nil when nothing was collected, else an *Error with the
@@ -79,13 +85,17 @@ func (ps *problems) err() error {
 		return nil
 	}
 	list := append([]Problem(nil), ps.list...)
-	key := func(p Problem) int {
+	key := func(p Problem) (int, int) {
 		if p.Line == 0 {
-			return int(^uint(0) >> 1)
+			return int(^uint(0) >> 1), 0
 		}
-		return p.Line
+		return p.Line, p.Column
 	}
-	sort.SliceStable(list, func(i, j int) bool { return key(list[i]) < key(list[j]) })
+	sort.SliceStable(list, func(i, j int) bool {
+		li, ci := key(list[i])
+		lj, cj := key(list[j])
+		return li < lj || (li == lj && ci < cj)
+	})
 	if ps.truncated {
 		list = append(list, Problem{Message: fmt.Sprintf("too many problems; stopped after %d", maxProblems)})
 	}

@@ -26,7 +26,7 @@ type validator struct {
 }
 
 func (v validator) add(path, format string, args ...any) {
-	v.ps.add(path, 0, format, args...)
+	v.ps.add(path, pos{}, format, args...)
 }
 
 func validate(c *Config, ps *problems) {

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -25,13 +30,27 @@ func usageError(format string, args ...any) error {
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "strangler",
-		Short:         "Reverse proxy for migrating a single-tenant service to a multi-tenant one, org by org",
+		Use:   "strangler",
+		Short: "Reverse proxy for migrating a single-tenant service to a multi-tenant one, org by org",
+		Long: `strangler sits in front of a legacy single-tenant HTTP service and lets a
+team migrate it to a multi-tenant one, organization by organization and
+route group by route group, without clients noticing.
+
+  strangler demo                           everything in one process
+  strangler serve --config FILE            run the proxy
+  strangler config validate FILE           check a configuration
+
+Exit status: 0 success, 1 failure, 2 usage error.`,
+		Version:       versionLine(readVersion()),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return &exitCode{code: 2, err: err}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if !cmd.HasParent() {
+			return &exitCode{code: 2, err: fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())}
+		}
+		return &exitCode{code: 2, err: fmt.Errorf("%s: %w (see %s --help)", cmdName(cmd), err, cmd.CommandPath())}
 	})
 	// Each command lives in its own file.
 	root.AddCommand(
@@ -48,13 +67,26 @@ func newRootCmd() *cobra.Command {
 
 // run executes the command line and maps errors to exit codes.
 func run(args []string) int {
+	return runWith(args, os.Stdout, os.Stderr)
+}
+
+// runWith is run with explicit output streams. SIGINT and SIGTERM cancel
+// the command's context (serve and demo then drain); a second signal
+// kills the process the default way.
+func runWith(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(ctx, stop)
+
 	root := newRootCmd()
 	root.SetArgs(args)
-	err := root.Execute()
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "strangler:", err)
+	fmt.Fprintln(stderr, "strangler:", oneLine(err))
 	var ec *exitCode
 	if errors.As(err, &ec) {
 		return ec.code
@@ -64,4 +96,19 @@ func run(args []string) int {
 		return 2
 	}
 	return 1
+}
+
+// oneLine folds cobra's multi-line messages ("unknown command ... Did you
+// mean this?\n\tserve") into one line; messages of our own that list
+// several problems keep their lines.
+func oneLine(err error) string {
+	msg := err.Error()
+	if before, after, ok := strings.Cut(msg, "\n\nDid you mean this?\n"); ok {
+		var cands []string
+		for c := range strings.FieldsSeq(after) {
+			cands = append(cands, fmt.Sprintf("%q", c))
+		}
+		return fmt.Sprintf("%s; did you mean %s?", before, strings.Join(cands, " or "))
+	}
+	return strings.TrimRight(msg, "\n")
 }
