@@ -61,6 +61,8 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
 		newMigrateCmd(),
 		newBootstrapCmd(),
 		newTenantizeCmd(),
+		newFlagsCmd(),
+		newKillSwitchCmd(),
 	)
 	return root
 }
