@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -89,25 +90,30 @@ func runBinary(t *testing.T, env []string, args ...string) result {
 }
 
 func TestHelpOfEveryCommand(t *testing.T) {
-	for _, args := range [][]string{
-		{"--help"},
-		{"help"},
-		{"serve", "--help"},
-		{"config", "--help"},
-		{"config", "validate", "--help"},
-		{"version", "--help"},
-		{"demo", "--help"},
-		{"help", "demo"},
-		{"migrate", "--help"},
-		{"tenantize", "--help"},
-		{"bootstrap", "--help"},
-	} {
+	// Every command of the tree, present and future.
+	var paths [][]string
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		paths = append(paths, path)
+		for _, sub := range c.Commands() {
+			if sub.Hidden || sub.Name() == "help" || sub.Name() == "completion" {
+				continue
+			}
+			walk(sub, append(append([]string(nil), path...), sub.Name()))
+		}
+	}
+	walk(newRootCmd(), nil)
+	require.Greater(t, len(paths), 8)
+	for _, path := range paths {
+		args := append(append([]string(nil), path...), "--help")
 		r := runBinary(t, nil, args...)
 		assert.Equal(t, 0, r.code, "%q: %s", args, r.stderr)
 		assert.Contains(t, r.stdout, "Usage:", "%q", args)
 		assert.Empty(t, r.stderr, "%q", args)
 	}
-	r := runBinary(t, nil, "demo", "--help")
+	r := runBinary(t, nil, "help", "demo")
+	assert.Equal(t, 0, r.code)
+	r = runBinary(t, nil, "demo", "--help")
 	for _, flag := range []string{"--listen", "--admin-listen", "--traffic", "--traffic-rate"} {
 		assert.Contains(t, r.stdout, flag)
 	}
