@@ -330,7 +330,7 @@ type AuditFilter struct {
 	// Since and Until bound CreatedAt: Since <= created_at < Until.
 	Since time.Time
 	Until time.Time
-	// Limit caps the page; 0 means 50, and it is clamped to 1000.
+	// Limit caps the page; 0 means 50, and it is clamped to 500.
 	Limit int
 	// Cursor continues a previous listing (AuditPage.NextCursor).
 	Cursor string
@@ -343,10 +343,12 @@ type AuditPage struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// Default and maximum audit page sizes.
+// Default and maximum audit page sizes. The maximum stays below the 1000
+// rows strangler.list_audit_logs returns at most, since a page reads one
+// row more to learn whether another page follows.
 const (
 	defaultAuditLimit = 50
-	maxAuditLimit     = 1000
+	maxAuditLimit     = 500
 )
 
 func (f AuditFilter) limit() int {

@@ -46,6 +46,7 @@ type PostgresStore struct {
 	subs      map[int]func(Change)
 	nextSub   int
 	live      bool // the listener is connected and LISTENing
+	closed    bool // Close was called: no listener starts again
 	deliverMu sync.Mutex
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -95,7 +96,7 @@ func NewPostgresStore(pool *pgxpool.Pool, opts ...PostgresOption) *PostgresStore
 func (s *PostgresStore) Close() {
 	s.subMu.Lock()
 	stop, done := s.stop, s.done
-	s.stop = nil
+	s.stop, s.closed = nil, true
 	s.subMu.Unlock()
 	if stop != nil {
 		stop()

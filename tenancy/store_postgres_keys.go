@@ -576,14 +576,8 @@ func auditPage(entries []AuditEntry, limit int) AuditPage {
 	return AuditPage{Entries: nonNil(entries)}
 }
 
-// platformAuditBatch is how many rows ListPlatformAuditEntries reads per
-// call of strangler.list_audit_logs (its maximum).
-const platformAuditBatch = 1000
-
 // ListPlatformAuditEntries implements AuditStore through
-// strangler.list_audit_logs. The function filters only by org and keyset,
-// so the other filters are applied here, batch by batch, until the page is
-// full (see SCHEMA-REQUESTS.md).
+// strangler.list_audit_logs, which filters across orgs in SQL.
 func (s *PostgresStore) ListPlatformAuditEntries(ctx context.Context, f AuditFilter) (AuditPage, error) {
 	var org any
 	if f.OrgID != "" {
@@ -597,34 +591,25 @@ func (s *PostgresStore) ListPlatformAuditEntries(ctx context.Context, f AuditFil
 	if err != nil {
 		return AuditPage{}, fmt.Errorf("list platform audit entries: %w", err)
 	}
-	limit := f.limit()
-	since, until := dbTime(f.Since), dbTime(f.Until)
-	var out []AuditEntry
-	for len(out) <= limit {
-		var cursor any
-		if before > 0 {
-			cursor = before
-		}
-		rows, _ := s.pool.Query(ctx, "select "+auditCols+" from strangler.list_audit_logs($1, $2, $3)", org, cursor, platformAuditBatch)
-		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) { return scanAudit(r) })
-		if err != nil {
-			return AuditPage{}, pgErr("list platform audit entries", err)
-		}
-		for _, e := range batch {
-			if (f.ActorID == "" || e.ActorID == f.ActorID) && (f.Action == "" || e.Action == f.Action) &&
-				(f.TargetType == "" || e.TargetType == f.TargetType) && (f.TargetID == "" || e.TargetID == f.TargetID) &&
-				(since.IsZero() || !e.CreatedAt.Before(since)) && (until.IsZero() || e.CreatedAt.Before(until)) {
-				out = append(out, e)
-				if len(out) > limit {
-					break
-				}
-			}
-		}
-		if len(batch) < platformAuditBatch {
-			break
-		}
-		last, _ := strconv.ParseInt(batch[len(batch)-1].ID, 10, 64)
-		before = last
+	var cursor any
+	if before > 0 {
+		cursor = before
 	}
-	return auditPage(out, limit), nil
+	limit := f.limit()
+	rows, _ := s.pool.Query(ctx, "select "+auditCols+" from strangler.list_audit_logs($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		org, cursor, limit+1, nullString(f.ActorID), nullString(f.Action), nullString(f.TargetType), nullString(f.TargetID),
+		nullTime(dbTime(f.Since)), nullTime(dbTime(f.Until)))
+	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) { return scanAudit(r) })
+	if err != nil {
+		return AuditPage{}, pgErr("list platform audit entries", err)
+	}
+	return auditPage(entries, limit), nil
+}
+
+// nullString returns nil (SQL NULL: "any" for the filter functions) for "".
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

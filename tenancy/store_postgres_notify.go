@@ -48,7 +48,8 @@ func (p changePayload) change() (Change, bool) {
 
 // Subscribe implements ChangeNotifier. The first subscription starts one
 // listener on a dedicated connection outside the pool (configured like the
-// pool's), which every subscriber shares; Close stops it. fn receives
+// pool's), which every subscriber shares; Close stops it, and a subscription
+// made after Close hears nothing. fn receives
 // ChangeAll once the listener is LISTENing — immediately when it already
 // is — and after every reconnection.
 func (s *PostgresStore) Subscribe(fn func(Change)) (cancel func()) {
@@ -57,7 +58,7 @@ func (s *PostgresStore) Subscribe(fn func(Change)) (cancel func()) {
 	s.nextSub++
 	s.subs[id] = fn
 	live := s.live
-	if s.stop == nil {
+	if s.stop == nil && !s.closed {
 		ctx, stop := context.WithCancel(context.Background())
 		s.stop, s.done = stop, make(chan struct{})
 		go s.listen(ctx, s.done)

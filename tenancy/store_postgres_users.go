@@ -230,19 +230,18 @@ func (s *PostgresStore) ListMembers(ctx context.Context, orgID string) ([]Member
 }
 
 // ListUserMemberships implements MembershipStore through
-// strangler.user_memberships. See SCHEMA-REQUESTS.md: UpdatedAt is zero
-// until the function returns it.
+// strangler.user_memberships.
 func (s *PostgresStore) ListUserMemberships(ctx context.Context, userID string) ([]UserMembership, error) {
 	user, ok := canonicalID(userID)
 	if !ok {
 		return []UserMembership{}, nil
 	}
 	rows, _ := s.pool.Query(ctx,
-		"select org_id::text, org_slug, org_name, role, created_at from strangler.user_memberships($1) order by org_slug collate \"C\"", user)
+		"select org_id::text, org_slug, org_name, role, created_at, updated_at from strangler.user_memberships($1) order by org_slug collate \"C\"", user)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UserMembership, error) {
 		m := UserMembership{Membership: Membership{UserID: user}}
-		err := r.Scan(&m.OrgID, &m.OrgSlug, &m.OrgName, &m.Role, &m.CreatedAt)
-		m.CreatedAt = m.CreatedAt.UTC()
+		err := r.Scan(&m.OrgID, &m.OrgSlug, &m.OrgName, &m.Role, &m.CreatedAt, &m.UpdatedAt)
+		m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
 		return m, err
 	})
 	if err != nil {

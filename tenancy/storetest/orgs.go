@@ -181,6 +181,7 @@ func testOrgs(t *testing.T, s tenancy.Store) {
 		assert.Equal(t, a.Name, byOrg[a.ID].OrgName)
 		assert.Equal(t, u.ID, byOrg[a.ID].UserID)
 		requireRecent(t, byOrg[a.ID].CreatedAt)
+		requireRecent(t, byOrg[a.ID].UpdatedAt)
 		assert.Equal(t, tenancy.RoleViewer, byOrg[b.ID].Role)
 		assert.Less(t, ms[0].OrgSlug, ms[1].OrgSlug, "ordered by org slug")
 
