@@ -3,10 +3,11 @@ package flags
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -77,31 +78,58 @@ func TestDeciderKillSwitch(t *testing.T) {
 	}
 }
 
+// BenchmarkDecide measures one mode decision (kill switch + route flag).
+// store/fast is what the proxy runs with the store provider; store/sdk is
+// the same decision through the OpenFeature client; file/sdk is the file
+// provider (JSON Logic targeting, always through the client).
 func BenchmarkDecide(b *testing.B) {
 	ctx := context.Background()
 	store := NewMemoryStore(nil)
 	_, _ = store.SetRule(ctx, Rule{Flag: "route.qa", DefaultVariant: ModeLegacy,
+		Allow:   []AllowList{{Variant: ModeNew, Orgs: []string{"globex"}}},
 		Rollout: &Rollout{Variant: ModeShadow, Percent: 25}}, testAudit)
 	for i := range 1000 {
 		_, _ = store.SetOverride(ctx, Override{Flag: "route.qa", OrgID: fmt.Sprintf("org-%d", i), Variant: ModeCanary}, testAudit)
 	}
 	in := Request{OrgID: "8f14e45f-ceea-467f-a9f0-1a2b3c4d5e6f", OrgSlug: "acme", ProjectID: "p1", UserID: "u1", Route: "qa", Method: "GET"}
-	for _, fast := range []bool{true, false} {
-		name := "store/fast"
-		if !fast {
-			name = "store/sdk"
+	run := func(b *testing.B, d *Decider, want Mode) {
+		waitReady(b, d)
+		if m, err := d.Decide(ctx, in); err != nil || m != want {
+			b.Fatalf("decision %s, %v", m, err)
 		}
-		b.Run(name, func(b *testing.B) {
-			d, _ := newTestDecider(b, NewStoreProvider(store, StoreProviderOptions{}), DeciderOptions{Routes: []string{"qa"}, DisableFastPath: !fast})
-			waitReady(b, d)
-			b.ReportAllocs()
-			for b.Loop() {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := d.Decide(ctx, in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("store/fast", func(b *testing.B) {
+		d, _ := newTestDecider(b, NewStoreProvider(store, StoreProviderOptions{}), DeciderOptions{Routes: []string{"qa"}})
+		run(b, d, ModeLegacy)
+	})
+	b.Run("store/fast-parallel", func(b *testing.B) {
+		d, _ := newTestDecider(b, NewStoreProvider(store, StoreProviderOptions{}), DeciderOptions{Routes: []string{"qa"}})
+		waitReady(b, d)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
 				if _, err := d.Decide(ctx, in); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
-	}
+	})
+	b.Run("store/sdk", func(b *testing.B) {
+		d, _ := newTestDecider(b, NewStoreProvider(store, StoreProviderOptions{}), DeciderOptions{Routes: []string{"qa"}, DisableFastPath: true})
+		run(b, d, ModeLegacy)
+	})
+	b.Run("file/sdk", func(b *testing.B) {
+		path := filepath.Join(b.TempDir(), "flags.json")
+		if err := os.WriteFile(path, readFixture(b, "valid.json"), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		d, _ := newTestDecider(b, NewFileProvider(path, FileProviderOptions{}), DeciderOptions{Routes: []string{"qa"}})
+		run(b, d, ModeCanary)
+	})
 }
-
-var _ = openfeature.ReadyState

@@ -68,3 +68,25 @@ flags:
 		assert.Contains(t, err.Error(), want)
 	}
 }
+
+// FuzzSeed: any flags section either decodes and applies, or fails with an
+// error — never a panic.
+func FuzzSeed(f *testing.F) {
+	f.Add("flags:\n  rules: [{ flag: route.qa, default_variant: legacy, rollout: { variant: shadow, percent: 25 } }]\n  overrides: [{ flag: route.qa, org: acme, variant: shadow, reason: pilot }]\n")
+	f.Add("flags:\n  kill_switch: false\n")
+	f.Add("flags: [1, 2]\n")
+	f.Add("flags:\n  rules: [{ flag: '', allow: [{ variant: new, orgs: [&a x, *a] }] }]\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		var doc struct {
+			Flags yaml.Node `yaml:"flags"`
+		}
+		if yaml.Unmarshal([]byte(text), &doc) != nil {
+			return
+		}
+		s, err := DecodeSeed(&doc.Flags)
+		if err != nil {
+			return
+		}
+		_ = ApplySeed(context.Background(), NewMemoryStore(nil), s, nil, "fuzz")
+	})
+}
