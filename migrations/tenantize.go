@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -126,6 +127,20 @@ type Plan struct {
 	// AlreadyDone: the table is tenantized; nothing to do.
 	AlreadyDone bool
 	Steps       []PlannedStep
+	// Warnings are things an operator should know before running it.
+	Warnings []string
+}
+
+// triggerWarning explains that the backfill fires the table's UPDATE
+// triggers (an updated_at trigger bumps every row, an audit trigger logs
+// every row). Disabling them would also silence the legacy writers' own
+// updates meanwhile, so tenantize leaves them alone and says so.
+func triggerWarning(t *legacyTable) []string {
+	if len(t.updateTriggers) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("the backfill UPDATEs every row and so fires the UPDATE triggers of %s: %s",
+		t.display, strings.Join(t.updateTriggers, ", "))}
 }
 
 // TableReport says what Tenantize did to one table.
@@ -155,6 +170,9 @@ func PlanTenantize(ctx context.Context, conn *pgx.Conn, table string, opts Tenan
 		return Plan{}, err
 	}
 	plan := Plan{Schema: t.schema, Table: t.table, DefaultOrgID: t.defaultOrgID, AlreadyDone: t.record != nil && t.record.state == stateDone}
+	if !plan.AlreadyDone {
+		plan.Warnings = triggerWarning(t)
+	}
 	done := map[string]bool{}
 	if t.record != nil {
 		for _, s := range t.record.steps {
@@ -201,6 +219,9 @@ func Tenantize(ctx context.Context, conn *pgx.Conn, table string, opts Tenantize
 			return rep, err
 		}
 		opts.Logf("%s: %d rows, default org %s (%s)", t.display, rows, opts.DefaultOrg, t.defaultOrgID)
+		for _, w := range triggerWarning(t) {
+			opts.Logf("%s: warning: %s", t.display, w)
+		}
 	} else {
 		rep.Resumed = true
 		opts.Logf("%s: resuming after %d recorded steps", t.display, len(rec.steps))

@@ -34,7 +34,10 @@ type legacyTable struct {
 	missingPrivs []string
 	// sequences are owned serial sequences the runtime role cannot use yet.
 	sequences []string
-	record    *record
+	// updateTriggers are enabled user triggers that fire on UPDATE: the
+	// backfill's UPDATEs fire them too.
+	updateTriggers []string
+	record         *record
 }
 
 // validateIdentifier accepts any name PostgreSQL accepts as a quoted
@@ -121,6 +124,16 @@ func inspectForTenantize(ctx context.Context, conn *pgx.Conn, opts TenantizeOpti
 	if err != nil {
 		return nil, fmt.Errorf("look up org %q: %w", opts.DefaultOrg, err)
 	}
+	rows, err := conn.Query(ctx, `
+		select tgname::text from pg_catalog.pg_trigger
+		where tgrelid = $1 and not tgisinternal and tgenabled <> 'D' and (tgtype & 16) <> 0
+		order by 1`, t.oid)
+	if err != nil {
+		return nil, fmt.Errorf("look up triggers of %s: %w", t.display, err)
+	}
+	if t.updateTriggers, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return nil, fmt.Errorf("look up triggers of %s: %w", t.display, err)
+	}
 	t.record, err = loadRecord(ctx, conn, t.schema, t.table)
 	if err != nil {
 		return nil, err
@@ -134,7 +147,7 @@ func inspectForTenantize(ctx context.Context, conn *pgx.Conn, opts TenantizeOpti
 	}
 
 	// A first run: the columns must not exist yet.
-	rows, err := conn.Query(ctx, `
+	rows, err = conn.Query(ctx, `
 		select attname::text from pg_catalog.pg_attribute
 		where attrelid = $1 and attnum > 0 and not attisdropped and attname in ('org_id', 'project_id')`, t.oid)
 	if err != nil {

@@ -128,6 +128,9 @@ func printPlan(w io.Writer, p migrations.Plan, what string) {
 		fmt.Fprintf(w, " (default org %s)", p.DefaultOrgID)
 	}
 	fmt.Fprintln(w)
+	for _, warning := range p.Warnings {
+		fmt.Fprintf(w, "-- WARNING: %s\n", warning)
+	}
 	if p.AlreadyDone {
 		fmt.Fprintln(w, "-- already tenantized: nothing to do")
 		return
