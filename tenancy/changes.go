@@ -52,8 +52,8 @@ type ChangeNotifier interface {
 	// committed after that is delivered — and again whenever changes may
 	// have been missed (PostgreSQL: the listening connection was lost and
 	// re-established). fn runs on the notifier's goroutine (the memory
-	// store: the writer's, after the write) and must return quickly without
-	// calling the store. A cache is correct if it drops what each Change
+	// store: the writer's, after the write), never concurrently with
+	// itself, and must return quickly without calling the store. A cache is correct if it drops what each Change
 	// names and everything on ChangeAll.
 	Subscribe(fn func(Change)) (cancel func())
 }

@@ -58,6 +58,9 @@ type MemoryStore struct {
 	subMu   sync.Mutex
 	subs    map[int]func(Change)
 	nextSub int
+	// deliverMu serialises calls of subscribers: writers on different
+	// goroutines never call one subscriber concurrently.
+	deliverMu sync.Mutex
 }
 
 // orgKey is a pair of IDs (org+user, org+slug, project+user) used as a map key.
@@ -112,14 +115,16 @@ func (s *MemoryStore) clock() time.Time { return dbTime(s.now()) }
 
 // Subscribe implements ChangeNotifier: fn receives ChangeAll at once (the
 // subscription is live on return), then is called synchronously after each
-// write, outside the store's lock.
+// write, outside the store's lock, never concurrently with itself.
 func (s *MemoryStore) Subscribe(fn func(Change)) (cancel func()) {
 	s.subMu.Lock()
 	id := s.nextSub
 	s.nextSub++
 	s.subs[id] = fn
 	s.subMu.Unlock()
+	s.deliverMu.Lock()
 	fn(Change{Kind: ChangeAll})
+	s.deliverMu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -141,6 +146,8 @@ func (s *MemoryStore) notify(changes ...Change) {
 		fns = append(fns, fn)
 	}
 	s.subMu.Unlock()
+	s.deliverMu.Lock()
+	defer s.deliverMu.Unlock()
 	for _, fn := range fns {
 		for _, c := range changes {
 			fn(c)
