@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestHarnessSmoke runs the whole harness briefly with the proxy in
+// process: both targets answer, the report has every line.
+func TestHarnessSmoke(t *testing.T) {
+	var out, progress bytes.Buffer
+	code := run([]string{"-proxy", "inprocess", "-concurrency", "4", "-requests", "200", "-warmup", "0s", "-sizes", "1KiB,64KiB"}, &out, &progress)
+	require.Equal(t, 0, code, "stderr: %s", progress.String())
+	report := out.String()
+	for _, want := range []string{"machine: ", "proxy: proxy.Server in the harness process", "4 keep-alive clients, 200 requests per run",
+		"1KiB  direct", "1KiB   proxy", "64KiB  direct", "64KiB   proxy", "1KiB  proxy/direct: throughput", "targets (1KiB): added p50"} {
+		assert.Contains(t, report, want)
+	}
+	assert.NotContains(t, report, "first error")
+}
+
+func TestDriveCountsExactly(t *testing.T) {
+	up, err := startUpstream([]int{100})
+	require.NoError(t, err)
+	defer up.close()
+	res, err := drive(context.Background(), up.url+up.path(100), 100, options{concurrency: 3, requests: 31})
+	require.NoError(t, err)
+	assert.Equal(t, 31, res.requests)
+	assert.Equal(t, int64(3100), res.bytes)
+	assert.Zero(t, res.errors)
+	assert.LessOrEqual(t, res.p50, res.p99)
+
+	// A wrong size is an error, not a measurement.
+	res, err = drive(context.Background(), up.url+up.path(100), 99, options{concurrency: 1, requests: 3})
+	require.Error(t, err)
+	assert.Equal(t, 3, res.errors)
+	assert.Contains(t, err.Error(), "got 100 bytes, want 99")
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i))
+	}
+	assert.Equal(t, time.Duration(50), percentile(d, 0.50))
+	assert.Equal(t, time.Duration(99), percentile(d, 0.99))
+	assert.Equal(t, time.Duration(100), percentile(d, 1))
+	assert.Equal(t, time.Duration(7), percentile([]time.Duration{7}, 0.99))
+	assert.Zero(t, percentile(nil, 0.5))
+}
+
+func TestFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-concurrency", "0"}, "-concurrency must be 1..1024"},
+		{[]string{"-duration", "1h"}, "-duration must be above 0 and at most 5m0s"},
+		{[]string{"-requests", "-1"}, "-requests must be 0..10000000"},
+		{[]string{"-proxy", "remote"}, "-proxy must be process or inprocess"},
+		{[]string{"-sizes", "1GiB"}, "-sizes: invalid size"},
+		{[]string{"-sizes", "x"}, "-sizes: invalid size"},
+		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"-bogus"}, "flag provided but not defined"},
+	} {
+		var out, errOut bytes.Buffer
+		assert.Equal(t, 2, run(tc.args, &out, &errOut), "%q", tc.args)
+		assert.Contains(t, errOut.String(), tc.want, "%q", tc.args)
+	}
+	var out, errOut bytes.Buffer
+	assert.Equal(t, 0, run([]string{"-h"}, &out, &errOut))
+	assert.True(t, strings.HasPrefix(errOut.String(), "usage: strangler-bench"))
+
+	for in, want := range map[string]int{"1KiB": 1024, "1MiB": 1 << 20, "512B": 512, "2048": 2048} {
+		got, err := parseSize(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+}
+
+func TestListeningAddr(t *testing.T) {
+	a, ok := listeningAddr(`{"level":"info","msg":"listening","public":"127.0.0.1:4000","admin":"127.0.0.1:4001"}` + "\n")
+	assert.True(t, ok)
+	assert.Equal(t, "127.0.0.1:4000", a)
+	_, ok = listeningAddr(`{"msg":"proxy serving"}`)
+	assert.False(t, ok)
+	_, ok = listeningAddr("not json")
+	assert.False(t, ok)
+}

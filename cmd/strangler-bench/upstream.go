@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// upstream is the HTTP server both runs drive: GET /bytes/N answers N bytes
+// with Content-Length from a buffer made once, so it costs as little as an
+// upstream can and the measurement shows the proxy, not the upstream.
+type upstream struct {
+	url    string
+	srv    *http.Server
+	served chan error
+}
+
+func startUpstream(sizes []int) (*upstream, error) {
+	bodies := map[string][]byte{}
+	for _, n := range sizes {
+		bodies[strconv.Itoa(n)] = bytes.Repeat([]byte("0123456789abcdef"), n/16+1)[:n]
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /bytes/{n}", func(w http.ResponseWriter, r *http.Request) {
+		body, ok := bodies[r.PathValue("n")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h["Content-Type"] = []string{"application/octet-stream"}
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+		_, _ = w.Write(body)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("upstream listener: %w", err)
+	}
+	u := &upstream{
+		url:    "http://" + ln.Addr().String(),
+		srv:    &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+		served: make(chan error, 1),
+	}
+	go func() { u.served <- u.srv.Serve(ln) }()
+	return u, nil
+}
+
+func (u *upstream) path(size int) string { return "/bytes/" + strconv.Itoa(size) }
+
+func (u *upstream) close() {
+	_ = u.srv.Close()
+	if err := <-u.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Println("upstream:", err)
+	}
+}
