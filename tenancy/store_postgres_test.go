@@ -2,7 +2,9 @@ package tenancy_test
 
 import (
 	"context"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -59,3 +61,51 @@ func TestPostgresStoreTenantContextDoesNotLeak(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, "select count(*) from strangler.org_memberships").Scan(&visible))
 	assert.Zero(t, visible, "without a context the runtime role sees nothing")
 }
+
+// TestPostgresListenerReconnects: when the listening connection dies,
+// subscribers get ChangeAll again (changes may have been missed) once it is
+// back, and changes flow again.
+func TestPostgresListenerReconnects(t *testing.T) {
+	ctx := context.Background()
+	_, appURL := pgtest.Migrated(t)
+	pool := pgtest.Pool(t, appURL)
+	s := tenancy.NewPostgresStore(pool, tenancy.WithListenerReconnectDelay(100*time.Millisecond))
+	t.Cleanup(s.Close)
+
+	var mu sync.Mutex
+	var got []tenancy.Change
+	count := func(match func(tenancy.Change) bool) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, c := range got {
+			if match(c) {
+				n++
+			}
+		}
+		return n
+	}
+	isAll := func(c tenancy.Change) bool { return c.Kind == tenancy.ChangeAll }
+	cancel := s.Subscribe(func(c tenancy.Change) { mu.Lock(); got = append(got, c); mu.Unlock() })
+	defer cancel()
+	require.Eventually(t, func() bool { return count(isAll) == 1 }, 5*time.Second, 10*time.Millisecond)
+
+	admin := pgtest.Conn(t, pgtest.AdminURL())
+	var killed int
+	require.NoError(t, admin.QueryRow(ctx,
+		"select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = $1 and query ilike 'listen %'",
+		pool.Config().ConnConfig.Database).Scan(&killed))
+	require.Equal(t, 1, killed, "one listening connection")
+	require.Eventually(t, func() bool { return count(isAll) == 2 }, 5*time.Second, 10*time.Millisecond,
+		"ChangeAll again after reconnecting")
+
+	o, err := s.CreateOrg(ctx, tenancy.Org{Slug: "after-reconnect", Name: "x"}, "")
+	require.NoError(t, err)
+	_, err = s.UpdateOrg(ctx, o.ID, tenancy.OrgPatch{Name: ptrOf("y")})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return count(func(c tenancy.Change) bool { return c.Kind == tenancy.ChangeOrg && c.ID == o.ID }) > 0
+	}, 2*time.Second, 10*time.Millisecond)
+}
+
+func ptrOf[T any](v T) *T { return &v }
