@@ -237,13 +237,26 @@ func (d *Decider) Decide(ctx context.Context, in Request) (Mode, error) {
 		m   Mode
 		err error
 	)
-	if d.fast != nil {
+	if d.fast != nil && !transactionContextMatters(ctx, in) {
 		m, err = d.decideFast(in)
 	} else {
 		m, err = d.decideSDK(ctx, in)
 	}
 	d.metrics.decisions[m].Inc()
 	return m, err
+}
+
+// transactionContextMatters reports whether an OpenFeature transaction
+// context on ctx would change what the store provider sees: the SDK merges
+// it under the request's own context, so it only fills what the request
+// leaves empty (the targeting key, attribute "org"). Then the decision goes
+// through the SDK to keep its exact semantics.
+func transactionContextMatters(ctx context.Context, in Request) bool {
+	if in.OrgID != "" && in.OrgSlug != "" {
+		return false
+	}
+	tc := openfeature.TransactionContext(ctx)
+	return tc.TargetingKey() != "" || tc.Attribute("org") != nil
 }
 
 // decideFast is Decide through the provider's allocation-free resolver.

@@ -259,6 +259,19 @@ func TestDeciderFastPathMatchesSDK(t *testing.T) {
 	m, err := fast.Decide(ctx, Request{Route: "qa"})
 	assert.Equal(t, ModeLegacy, m)
 	assert.ErrorIs(t, err, ErrFallback, "no organization: no targeting key")
+
+	// A transaction context fills what the request leaves empty, in both.
+	_, err = store.SetOverride(ctx, Override{Flag: "route.qa", OrgID: "from-tx", Variant: ModeNew}, testAudit)
+	require.NoError(t, err)
+	_, err = store.SetKillSwitch(ctx, true, testAudit)
+	require.NoError(t, err)
+	txCtx := openfeature.WithTransactionContext(ctx, openfeature.NewEvaluationContext("from-tx", nil))
+	for _, d := range []*Decider{fast, sdk} {
+		require.Eventually(t, func() bool {
+			m, err := d.Decide(txCtx, Request{Route: "qa", Method: "GET"})
+			return err == nil && m == ModeNew
+		}, 5*time.Second, 2*time.Millisecond)
+	}
 }
 
 // TestDeciderSeesChangeImmediately pins freshness: the Decider caches no
