@@ -3,10 +3,15 @@ GO ?= go
 PKGS ?= ./...
 TEST_TIMEOUT ?= 20m
 
-.PHONY: build test test-short bench bench-go lint fuzz demo
+# Version and commit baked into the binary (strangler version).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: build test bench bench-go lint fuzz demo
 
 build:
-	$(GO) build -o bin/strangler ./cmd/strangler
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/strangler ./cmd/strangler
 
 # The whole suite, race detector on, against the real PostgreSQL
 # (STRANGLER_TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres).
@@ -14,12 +19,11 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
-test-short:
-	$(GO) test -count=1 -short $(PKGS)
-
-# Load harness: the upstream directly and through the proxy in the same run.
+# Load harness: the upstream directly and through the proxy in the same run
+# (see BENCHMARKS.md). BENCH_FLAGS, e.g. "-concurrency 1 -duration 5s".
+BENCH_FLAGS ?=
 bench:
-	$(GO) run ./cmd/strangler-bench
+	$(GO) run ./cmd/strangler-bench $(BENCH_FLAGS)
 
 # Go micro-benchmarks of the hot path.
 bench-go:
@@ -29,12 +33,13 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet $(PKGS)
 
-# Short fuzzing pass over every fuzz target (FUZZTIME per target).
+# Short fuzzing pass over every fuzz target (FUZZTIME per target). A short
+# minimization budget keeps a large interesting input from eating the pass.
 FUZZTIME ?= 20s
 fuzz:
 	@for pkg in $$($(GO) list $(PKGS)); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg || exit 1; \
 	  done; \
 	done
 
