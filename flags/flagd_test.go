@@ -2,9 +2,11 @@ package flags
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -107,7 +109,7 @@ func manyFlags(n int) []byte {
 			b.WriteByte(',')
 		}
 		b.WriteString(`"f`)
-		b.WriteString(strings.Repeat("x", 1) + itoa(i))
+		b.WriteString(strconv.Itoa(i))
 		b.WriteString(`":{"state":"ENABLED","variants":{"a":"a"},"defaultVariant":"a"}`)
 	}
 	b.WriteString(`}}`)
@@ -121,7 +123,7 @@ func manyBadFlags(n int) []byte {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(`"f` + itoa(i) + `":{"state":"NOPE","variants":{"a":"a"}}`)
+		b.WriteString(`"f` + strconv.Itoa(i) + `":{"state":"NOPE","variants":{"a":"a"}}`)
 	}
 	b.WriteString(`}}`)
 	return []byte(b.String())
@@ -310,7 +312,7 @@ func TestFractionalOperator(t *testing.T) {
 	// Spread: 10,000 keys over 25/75 land within ±2%.
 	in := 0
 	for i := range 10000 {
-		d := map[string]any{"targetingKey": "org-" + itoa(i), flagdKey: map[string]any{"flagKey": "route.qa"}}
+		d := map[string]any{"targetingKey": "org-" + strconv.Itoa(i), flagdKey: map[string]any{"flagKey": "route.qa"}}
 		if opFractional([]any{[]any{"shadow", 25.0}, []any{"legacy", 75.0}}, d) == "shadow" {
 			in++
 		}
@@ -340,7 +342,7 @@ func TestFlagdConcurrentEvaluation(t *testing.T) {
 			for i := range 200 {
 				for key, f := range set.Flags {
 					r := f.evaluate(ctx("org", []string{"acme", "x", "globex"}[i%3], "user", "u@7cycles.ai",
-						openfeature.TargetingKey, "org-"+itoa(g*1000+i)), time.Now())
+						openfeature.TargetingKey, "org-"+strconv.Itoa(g*1000+i)), time.Now())
 					if key == "route.qa" && i%3 != 1 {
 						assert.Equal(t, "canary", r.variant)
 					}
@@ -353,7 +355,7 @@ func TestFlagdConcurrentEvaluation(t *testing.T) {
 
 func mustJSON(t *testing.T, v any) []byte {
 	t.Helper()
-	b, err := jsonMarshal(v)
+	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return b
 }

@@ -2,8 +2,10 @@ package flags
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,31 +30,7 @@ const routeFile = `{
 }`
 
 func routeFileWith(acme, kill string) []byte {
-	s := routeFile
-	s = replaceAll(s, "%ACME%", acme)
-	s = replaceAll(s, "%KILL%", kill)
-	return []byte(s)
-}
-
-func replaceAll(s, old, repl string) string {
-	out := ""
-	for {
-		i := indexOf(s, old)
-		if i < 0 {
-			return out + s
-		}
-		out += s[:i] + repl
-		s = s[i+len(old):]
-	}
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
+	return []byte(strings.NewReplacer("%ACME%", acme, "%KILL%", kill).Replace(routeFile))
 }
 
 // writeAtomically replaces path the way editors and config tools do:
@@ -141,7 +119,7 @@ func TestFileProviderInvalidFileKeepsLastGoodState(t *testing.T) {
 	require.NoError(t, d.Ready())
 }
 
-func isInvalidFile(err error) bool { return err != nil && errorsIs(err, ErrInvalidFlagFile) }
+func isInvalidFile(err error) bool { return errors.Is(err, ErrInvalidFlagFile) }
 
 func TestFileProviderStartsWithInvalidFile(t *testing.T) {
 	dir := t.TempDir()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -138,12 +139,14 @@ func TestStaleWhileListenerUnreachable(t *testing.T) {
 	_, appURL := pgtest.Migrated(t)
 	cfg, err := pgx.ParseConfig(appURL)
 	require.NoError(t, err)
-	relay := newTCPRelay(t, net.JoinHostPort(cfg.Host, itoa(int(cfg.Port))))
+	relay := newTCPRelay(t, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))))
 	host, port, err := net.SplitHostPort(relay.addr())
 	require.NoError(t, err)
 	listenCfg := cfg.Copy()
 	listenCfg.Host = host
-	listenCfg.Port = uint16(atoi(port))
+	p, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	listenCfg.Port = uint16(p)
 
 	log := zaptest.NewLogger(t)
 	store := NewPostgresStore(pgtest.Pool(t, appURL), PostgresStoreOptions{

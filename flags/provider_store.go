@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -318,7 +319,7 @@ func (p *StoreProvider) wrongType(flag string) openfeature.ProviderResolutionDet
 	if s == nil {
 		return resolutionError(openfeature.ProviderNotReadyCode, flag)
 	}
-	if _, m := s.flags[flag]; m || flag == KillSwitchFlag || len(flag) > len(RouteFlagPrefix) && flag[:len(RouteFlagPrefix)] == RouteFlagPrefix {
+	if _, known := s.flags[flag]; known || flag == KillSwitchFlag || strings.HasPrefix(flag, RouteFlagPrefix) {
 		return resolutionError(openfeature.TypeMismatchCode, flag)
 	}
 	return resolutionError(openfeature.FlagNotFoundCode, flag)

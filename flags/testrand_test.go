@@ -1,8 +1,6 @@
 package flags
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 )
@@ -21,15 +19,3 @@ func testUUID(rng *rand.Rand) string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
-
-func itoa(n int) string { return fmt.Sprint(n) }
-
-func atoi(s string) int {
-	var n int
-	_, _ = fmt.Sscan(s, &n)
-	return n
-}
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
-
-func errorsIs(err, target error) bool { return errors.Is(err, target) }
