@@ -32,7 +32,8 @@ func (s *Server) accessLog(st *requestState, status int, d time.Duration) {
 	if ce == nil {
 		return
 	}
-	fields := [13]zap.Field{
+	fields := &st.logFields
+	*fields = [13]zap.Field{
 		zap.String("request_id", st.id),
 		zap.String("method", st.method),
 		zap.String("path", st.path),

@@ -74,10 +74,11 @@ func (b *backend) rewrite(pr *httputil.ProxyRequest) {
 	// inbound map, which net/http fills when the body reaches EOF, before
 	// the transport writes the trailers.
 	out.Trailer = pr.In.Trailer
-	setForwardedHeaders(pr)
+	setForwardedHeaders(pr, st)
 	stripTenantHeaders(out.Header)
 	if st != nil {
-		out.Header[headerRequestID] = []string{st.id}
+		st.idHdr[0] = st.id
+		out.Header[headerRequestID] = st.idHdr[:]
 		addTenantHeaders(out.Header, st.tenant)
 	}
 }

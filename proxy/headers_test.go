@@ -103,12 +103,41 @@ func TestForwardedHeadersTable(t *testing.T) {
 			in.RemoteAddr = tc.remote
 			out := in.Clone(in.Context())
 			out.Header = http.Header{}
-			setForwardedHeaders(&httputil.ProxyRequest{In: in, Out: out})
+			setForwardedHeaders(&httputil.ProxyRequest{In: in, Out: out}, nil)
 			assert.Equal(t, tc.wantFor, out.Header.Get("X-Forwarded-For"))
 			assert.Equal(t, tc.wantProto, out.Header.Get("X-Forwarded-Proto"))
 			assert.Equal(t, tc.wantHost, out.Header.Get("X-Forwarded-Host"))
 			assert.Equal(t, tc.wantForwarded, out.Header["Forwarded"])
 		})
+	}
+}
+
+func TestForwardedForMatchesSetXForwarded(t *testing.T) {
+	for _, tc := range []struct {
+		remote string
+		prior  []string
+	}{
+		{"10.0.0.1:1", nil},
+		{"10.0.0.1:1", []string{"1.1.1.1"}},
+		{"[2001:db8::1]:443", []string{"1.1.1.1, 2.2.2.2", "3.3.3.3"}},
+		{"garbage", []string{"1.1.1.1"}},
+	} {
+		in, _ := http.NewRequest("GET", "http://pub.example/x", nil)
+		in.RemoteAddr = tc.remote
+		if tc.prior != nil {
+			in.Header["X-Forwarded-For"] = tc.prior
+		}
+		ours := &httputil.ProxyRequest{In: in, Out: in.Clone(in.Context())}
+		ours.Out.Header = http.Header{}
+		setForwardedHeaders(ours, nil)
+
+		std := &httputil.ProxyRequest{In: in, Out: in.Clone(in.Context())}
+		std.Out.Header = http.Header{}
+		if tc.prior != nil {
+			std.Out.Header["X-Forwarded-For"] = tc.prior
+		}
+		std.SetXForwarded()
+		assert.Equal(t, std.Out.Header, ours.Out.Header, "remote %s, prior %v", tc.remote, tc.prior)
 	}
 }
 

@@ -88,7 +88,7 @@ func (s *Server) decideBackend(st *requestState, r *http.Request, route *Route) 
 	if s.decider == nil {
 		return s.legacy
 	}
-	mode := s.decider.Decide(st, RequestInfo{Route: route, Method: r.Method, Tenant: st.tenant})
+	mode := s.decide(st, RequestInfo{Route: route, Method: r.Method, Tenant: st.tenant})
 	if !mode.Valid() {
 		s.metrics.fallback(route.Name, "invalid_mode")
 		s.log.Warn("mode decider returned an invalid mode; serving legacy",
@@ -104,6 +104,20 @@ func (s *Server) decideBackend(st *requestState, r *http.Request, route *Route) 
 		return s.newBE
 	}
 	return s.legacy
+}
+
+// decide asks the ModeDecider. A decider that panics is treated like any
+// flag failure (SPEC §5: any flag error → legacy): the request is served by
+// legacy and the panic logged, instead of failing the request.
+func (s *Server) decide(st *requestState, info RequestInfo) (mode Mode) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("mode decider panicked; serving legacy", zap.String("request_id", st.id),
+				zap.String("route", info.Route.Name), zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+			mode = "" // invalid: counted as a fallback by the caller
+		}
+	}()
+	return s.decider.Decide(st, info)
 }
 
 // fail answers with a proxy-made error.

@@ -285,6 +285,17 @@ func TestAccessLogFields(t *testing.T) {
 	assert.Contains(t, line["remote"], "127.0.0.1:")
 }
 
+func TestPanickingModeDeciderServesLegacy(t *testing.T) {
+	up := upstream(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "legacy") })
+	p := startProxy(t, testConfig(up.URL), func(o *Options) {
+		o.ModeDecider = ModeDeciderFunc(func(context.Context, RequestInfo) Mode { panic("flag provider bug") })
+	})
+	res, body := get(t, p.URL+"/x")
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, "legacy", string(body))
+	assert.Equal(t, 1.0, counterValue(t, p.metrics.fallbacks.WithLabelValues("default", "invalid_mode")))
+}
+
 func TestPanicInHookIs500(t *testing.T) {
 	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {})
 	authn := authenticatorFunc(func(ctx context.Context, r *http.Request, route *Route) (*TenantContext, error) {

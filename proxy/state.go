@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+
+	"go.uber.org/zap"
 )
 
 // requestState is everything the pipeline knows about one request. It is
@@ -35,6 +37,12 @@ type requestState struct {
 	err     error
 
 	scratch matchScratch
+
+	// One-element backing arrays for the header values the proxy sets on
+	// the upstream request, so setting them does not allocate.
+	idHdr, fwdFor, fwdHost, fwdProto [1]string
+	// logFields backs the access log line.
+	logFields [13]zap.Field
 }
 
 // stateKey is the context key of the requestState.
