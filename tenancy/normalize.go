@@ -30,20 +30,19 @@ func canonicalID(id string) (string, bool) {
 	return u.String(), true
 }
 
-// isCanonicalUUID reports whether s is xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx
-// in lower-case hex.
+// isCanonicalUUID reports whether s (36 bytes) is
+// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx in lower-case hex.
 func isCanonicalUUID(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-				return false
-			}
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			continue
+		}
+		// Unsigned wrap-around: one comparison per range.
+		if c := s[i]; c-'0' > 9 && c-'a' > 5 {
+			return false
 		}
 	}
 	return true

@@ -717,20 +717,27 @@ func (s *MemoryStore) AddMember(_ context.Context, orgID, userID string, role Ro
 	return m, nil
 }
 
-// GetMembership implements MembershipStore.
+// GetMembership implements MembershipStore. Stored keys are canonical, so
+// a hit needs no validation of the IDs; only a miss checks whether they
+// were merely written differently (upper case).
 func (s *MemoryStore) GetMembership(_ context.Context, orgID, userID string) (Membership, error) {
+	s.mu.RLock()
+	m, ok := s.members[orgKey{orgID, userID}]
+	s.mu.RUnlock()
+	if ok {
+		return m, nil
+	}
 	org, ok1 := canonicalID(orgID)
 	user, ok2 := canonicalID(userID)
-	if !ok1 || !ok2 {
-		return Membership{}, fmt.Errorf("get membership: %w", ErrNotFound)
+	if ok1 && ok2 && (org != orgID || user != userID) {
+		s.mu.RLock()
+		m, ok = s.members[orgKey{org, user}]
+		s.mu.RUnlock()
+		if ok {
+			return m, nil
+		}
 	}
-	s.mu.RLock()
-	m, ok := s.members[orgKey{org, user}]
-	s.mu.RUnlock()
-	if !ok {
-		return Membership{}, fmt.Errorf("get membership: %w", ErrNotFound)
-	}
-	return m, nil
+	return Membership{}, fmt.Errorf("get membership: %w", ErrNotFound)
 }
 
 // ListMembers implements MembershipStore.

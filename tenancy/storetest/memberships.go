@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -26,6 +27,9 @@ func testMemberships(t *testing.T, s tenancy.Store) {
 
 		got, err := s.GetMembership(ctx, o.ID, u.ID)
 		require.NoError(t, err)
+		assert.Equal(t, m, got)
+		got, err = s.GetMembership(ctx, strings.ToUpper(o.ID), strings.ToUpper(u.ID))
+		require.NoError(t, err, "IDs are case-insensitive")
 		assert.Equal(t, m, got)
 
 		members, err := s.ListMembers(ctx, o.ID)
