@@ -20,6 +20,19 @@ type result struct {
 	elapsed  time.Duration
 	p50, p99 time.Duration
 	firstErr string
+	// harnessCPU is the CPU the harness (clients and upstream, and the
+	// proxy when in process) used during the run; proxyCPU that of the
+	// proxy process, when it is one (hasProxyCPU).
+	harnessCPU, proxyCPU time.Duration
+	hasProxyCPU          bool
+}
+
+// cpuPerRequest divides a CPU time by the requests of the run.
+func (r result) cpuPerRequest(d time.Duration) time.Duration {
+	if r.requests == 0 {
+		return 0
+	}
+	return d / time.Duration(r.requests)
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -29,7 +42,7 @@ func (r result) bytesPerSec() float64 { return float64(r.bytes) / r.elapsed.Seco
 // drive warms up, then measures GET url with o.concurrency keep-alive
 // clients for o.duration (or o.requests requests). Every answer must be
 // 200 with exactly size bytes; anything else counts as an error.
-func drive(ctx context.Context, url string, size int, o options) (result, error) {
+func drive(ctx context.Context, url string, size int, o options, proxyCPU func() (time.Duration, bool)) (result, error) {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        2 * o.concurrency,
@@ -47,7 +60,19 @@ func drive(ctx context.Context, url string, size int, o options) (result, error)
 			return result{}, err
 		}
 	}
-	return phase(ctx, client, url, size, o)
+	h0 := selfCPU()
+	var p0 time.Duration
+	if proxyCPU != nil {
+		p0, _ = proxyCPU()
+	}
+	res, err := phase(ctx, client, url, size, o)
+	res.harnessCPU = selfCPU() - h0
+	if proxyCPU != nil {
+		if p1, ok := proxyCPU(); ok {
+			res.proxyCPU, res.hasProxyCPU = p1-p0, true
+		}
+	}
+	return res, err
 }
 
 // worker holds what one client goroutine records.

@@ -169,9 +169,12 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 	for _, size := range o.sizes {
 		path := up.path(size)
 		var pair [2]result
-		for i, target := range []struct{ name, base string }{{"direct", up.url}, {"proxy", px.url}} {
+		for i, target := range []struct {
+			name, base string
+			cpu        func() (time.Duration, bool)
+		}{{"direct", up.url, nil}, {"proxy", px.url, px.cpu}} {
 			fmt.Fprintf(progress, "running %s %s: %s\n", formatSize(size), target.name, o.describeRun())
-			res, err := drive(ctx, target.base+path, size, o)
+			res, err := drive(ctx, target.base+path, size, o, target.cpu)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", formatSize(size), target.name, err)
 			}

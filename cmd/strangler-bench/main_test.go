@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestDriveCountsExactly(t *testing.T) {
 	up, err := startUpstream([]int{100})
 	require.NoError(t, err)
 	defer up.close()
-	res, err := drive(context.Background(), up.url+up.path(100), 100, options{concurrency: 3, requests: 31})
+	res, err := drive(context.Background(), up.url+up.path(100), 100, options{concurrency: 3, requests: 31}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, 31, res.requests)
 	assert.Equal(t, int64(3100), res.bytes)
@@ -37,7 +38,7 @@ func TestDriveCountsExactly(t *testing.T) {
 	assert.LessOrEqual(t, res.p50, res.p99)
 
 	// A wrong size is an error, not a measurement.
-	res, err = drive(context.Background(), up.url+up.path(100), 99, options{concurrency: 1, requests: 3})
+	res, err = drive(context.Background(), up.url+up.path(100), 99, options{concurrency: 1, requests: 3}, nil)
 	require.Error(t, err)
 	assert.Equal(t, 3, res.errors)
 	assert.Contains(t, err.Error(), "got 100 bytes, want 99")
@@ -91,5 +92,16 @@ func TestListeningAddr(t *testing.T) {
 	_, ok = listeningAddr(`{"msg":"proxy serving"}`)
 	assert.False(t, ok)
 	_, ok = listeningAddr("not json")
+	assert.False(t, ok)
+}
+
+func TestCPUAccounting(t *testing.T) {
+	self := selfCPU()
+	assert.Positive(t, self)
+	own, ok := processCPU(os.Getpid())
+	require.True(t, ok, "/proc/self/stat readable")
+	// /proc counts in 10ms ticks: within a tick or two of getrusage.
+	assert.InDelta(t, float64(self), float64(own), float64(50*time.Millisecond))
+	_, ok = processCPU(-1)
 	assert.False(t, ok)
 }

@@ -42,6 +42,9 @@ const (
 type runningProxy struct {
 	url   string
 	close func()
+	// cpu returns the CPU time the proxy process has used; nil when the
+	// proxy runs in the harness process.
+	cpu func() (time.Duration, bool)
 }
 
 func startProxy(ctx context.Context, o options, upstreamURL string, progress io.Writer) (*runningProxy, error) {
@@ -146,22 +149,19 @@ func startProcess(ctx context.Context, o options, upstreamURL string, progress i
 	addr := make(chan string, 1)
 	go func() {
 		br := bufio.NewReaderSize(stderr, 64<<10)
-		found := false
 		var head []string
 		for {
 			line, err := br.ReadString('\n')
-			if !found {
-				if a, ok := listeningAddr(line); ok {
-					found = true
-					addr <- a
-				} else if len(head) < 20 {
-					head = append(head, strings.TrimSpace(line))
-				}
+			if a, ok := listeningAddr(line); ok {
+				addr <- a
+				_, _ = io.Copy(io.Discard, br)
+				return
+			}
+			if len(head) < 20 {
+				head = append(head, strings.TrimSpace(line))
 			}
 			if err != nil {
-				if !found {
-					addr <- "error: " + strings.Join(head, " | ")
-				}
+				addr <- "error: " + strings.Join(head, " | ")
 				return
 			}
 		}
@@ -172,7 +172,8 @@ func startProcess(ctx context.Context, o options, upstreamURL string, progress i
 			stop()
 			return nil, errors.New("strangler serve exited before listening: " + strings.TrimPrefix(a, "error: "))
 		}
-		return &runningProxy{url: "http://" + a, close: stop}, nil
+		pid := cmd.Process.Pid
+		return &runningProxy{url: "http://" + a, close: stop, cpu: func() (time.Duration, bool) { return processCPU(pid) }}, nil
 	case <-time.After(time.Minute):
 		stop()
 		return nil, errors.New("strangler serve did not listen within a minute")

@@ -68,14 +68,19 @@ func (rep *report) write(w io.Writer) {
 	fmt.Fprintf(w, "         %d keep-alive clients, %s; all on 127.0.0.1\n\n", o.concurrency, run)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "size\ttarget\trequests\terrors\treq/s\tp50\tp99\tMiB/s\t")
+	fmt.Fprintln(tw, "size\ttarget\trequests\terrors\treq/s\tp50\tp99\tMiB/s\tharness CPU/req\tproxy CPU/req\t")
 	for _, r := range rep.rows {
 		for _, t := range []struct {
 			name string
 			res  result
 		}{{"direct", r.direct}, {"proxy", r.proxy}} {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%s\t%s\t%.1f\t\n", formatSize(r.size), t.name, t.res.requests, t.res.errors,
-				t.res.rps(), formatDur(t.res.p50), formatDur(t.res.p99), t.res.bytesPerSec()/(1<<20))
+			proxyCPU := "-"
+			if t.res.hasProxyCPU {
+				proxyCPU = formatDur(t.res.cpuPerRequest(t.res.proxyCPU))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%s\t%s\t%.1f\t%s\t%s\t\n", formatSize(r.size), t.name, t.res.requests, t.res.errors,
+				t.res.rps(), formatDur(t.res.p50), formatDur(t.res.p99), t.res.bytesPerSec()/(1<<20),
+				formatDur(t.res.cpuPerRequest(t.res.harnessCPU)), proxyCPU)
 		}
 	}
 	tw.Flush()
@@ -121,9 +126,12 @@ func signed(d time.Duration) string {
 	return "-" + formatDur(-d)
 }
 
-// formatDur prints whole µs below 1ms, ms with two decimals above.
+// formatDur prints µs below 1ms (one decimal below 10µs), ms with two
+// decimals above.
 func formatDur(d time.Duration) string {
 	switch {
+	case d < 10*time.Microsecond:
+		return fmt.Sprintf("%.1fµs", float64(d)/float64(time.Microsecond))
 	case d < time.Millisecond:
 		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
 	default:
