@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"strings"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // backend forwards requests to one upstream with its own ReverseProxy and
@@ -47,12 +49,23 @@ func newBackend(name Backend, up upstreamSettings, pool *BufferPool, debug bool,
 		FlushInterval: 0,
 		BufferPool:    pool,
 		ErrorHandler:  b.errorHandler,
-		ErrorLog:      zap.NewStdLog(log.Named("reverseproxy").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+		ErrorLog:      warnLog(log.Named("reverseproxy")),
 	}
 	if debug {
 		b.proxy.ModifyResponse = b.modifyResponse
 	}
 	return b
+}
+
+// warnLog bridges a standard-library logger (httputil, net/http) to zap at
+// warn level: what they report (body copy failures, TLS handshake errors,
+// superfluous WriteHeader calls) is worth seeing but not an error.
+func warnLog(l *zap.Logger) *log.Logger {
+	std, err := zap.NewStdLogAt(l, zapcore.WarnLevel)
+	if err != nil { // only for an invalid level
+		return zap.NewStdLog(l)
+	}
+	return std
 }
 
 // rewrite turns the inbound request into the upstream request.

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // Server is the proxy: the public pipeline, the admin endpoints and the
@@ -239,7 +238,7 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 	if !s.serving.CompareAndSwap(false, true) {
 		return errors.New("proxy: serve: already called")
 	}
-	errLog := zap.NewStdLog(s.log.Named("http").WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)))
+	errLog := warnLog(s.log.Named("http"))
 	pub := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.cfg.readHeaderTimeout,
