@@ -208,3 +208,29 @@ func TestFlagsCLIErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, h)
 }
+
+// TestFlagsBinary runs the built binary: the environment supplies the admin
+// URL and token, and run maps usage errors to exit 2 and failures to 1.
+func TestFlagsBinary(t *testing.T) {
+	srv, _ := opsServer(t)
+	env := []string{envAdminURL + "=" + srv.URL, envAdminToken + "=" + adminToken}
+
+	r := runBinary(t, env, "flags", "set", "--org", "acme", "--route", "qa", "--mode", "canary", "--reason", "pilot")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "rule -> canary")
+
+	r = runBinary(t, env, "kill-switch", "status")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "kill switch on")
+
+	r = runBinary(t, env, "flags", "set", "--route", "qa", "--mode", "canary")
+	assert.Equal(t, 2, r.code)
+	assert.Equal(t, "strangler: flags set: --reason is required: say why, it goes into the audit history\n", r.stderr)
+
+	r = runBinary(t, env, "flags", "list", "--no-such-flag")
+	assert.Equal(t, 2, r.code)
+
+	r = runBinary(t, []string{envAdminURL + "=" + srv.URL, envAdminToken + "="}, "flags", "list")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "set --token or STRANGLER_ADMIN_TOKEN")
+}
