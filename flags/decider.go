@@ -53,7 +53,8 @@ type DeciderOptions struct {
 	Routes []string
 	// Logger receives fallbacks (rate limited) and provider state changes.
 	Logger *zap.Logger
-	// Registerer receives the metrics; nil leaves them unregistered.
+	// Registerer receives the metrics; nil leaves them unregistered. One
+	// Decider per registry: the metric names are fixed.
 	Registerer prometheus.Registerer
 	// Now is the clock of the log rate limiter. Default time.Now.
 	Now func() time.Time
@@ -121,14 +122,10 @@ func NewDecider(opts DeciderOptions) (*Decider, error) {
 	if opts.LogInterval <= 0 {
 		opts.LogInterval = 10 * time.Second
 	}
-	metrics, err := newDeciderMetrics(opts.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("new decider: register metrics: %w", err)
-	}
 	d := &Decider{
 		api:     isolated.NewAPI(),
 		log:     opts.Logger,
-		metrics: metrics,
+		metrics: newDeciderMetrics(),
 		limiter: logLimiter{interval: opts.LogInterval, now: opts.Now},
 		ready:   make(chan struct{}),
 	}
@@ -157,7 +154,15 @@ func NewDecider(opts DeciderOptions) (*Decider, error) {
 	}
 	// SetProvider binds the provider to this API (an error if another API
 	// holds it) and runs Init in the background.
+	if opts.Registerer != nil {
+		if err := d.metrics.register(opts.Registerer); err != nil {
+			return nil, fmt.Errorf("new decider: register metrics: %w", err)
+		}
+	}
 	if err := d.api.SetProvider(context.Background(), opts.Provider); err != nil {
+		if opts.Registerer != nil {
+			d.metrics.unregister(opts.Registerer)
+		}
 		return nil, fmt.Errorf("new decider: set provider: %w", err)
 	}
 	return d, nil

@@ -52,7 +52,7 @@ type deciderMetrics struct {
 	fallbackVec  *prometheus.CounterVec
 }
 
-func newDeciderMetrics(reg prometheus.Registerer) (*deciderMetrics, error) {
+func newDeciderMetrics() *deciderMetrics {
 	m := &deciderMetrics{
 		decisionsVec: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strangler_flag_decisions_total",
@@ -63,11 +63,10 @@ func newDeciderMetrics(reg prometheus.Registerer) (*deciderMetrics, error) {
 			Help: "Decisions that fell back to legacy because a flag could not be evaluated, by flag kind and error code.",
 		}, []string{"flag", "code"}),
 	}
-	killed := prometheus.NewCounter(prometheus.CounterOpts{
+	m.killed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "strangler_flag_kill_switch_decisions_total",
 		Help: "Decisions sent to legacy because the kill switch strangler-enabled is off.",
 	})
-	m.killed = killed
 	for i := range modeCount {
 		m.decisions[i] = m.decisionsVec.WithLabelValues(modeNames[i])
 	}
@@ -77,14 +76,29 @@ func newDeciderMetrics(reg prometheus.Registerer) (*deciderMetrics, error) {
 			m.fallbacks[k][c] = m.fallbackVec.WithLabelValues(flagKindNames[k], string(c))
 		}
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.decisionsVec, m.fallbackVec, killed} {
-			if err := reg.Register(c); err != nil {
-				return nil, err
-			}
-		}
+	return m
+}
+
+// unregister removes the metrics from reg.
+func (m *deciderMetrics) unregister(reg prometheus.Registerer) {
+	for _, c := range []prometheus.Collector{m.decisionsVec, m.fallbackVec, m.killed} {
+		reg.Unregister(c)
 	}
-	return m, nil
+}
+
+// register adds the metrics to reg, all or none.
+func (m *deciderMetrics) register(reg prometheus.Registerer) error {
+	done := make([]prometheus.Collector, 0, 3)
+	for _, c := range []prometheus.Collector{m.decisionsVec, m.fallbackVec, m.killed} {
+		if err := reg.Register(c); err != nil {
+			for _, r := range done {
+				reg.Unregister(r)
+			}
+			return err
+		}
+		done = append(done, c)
+	}
+	return nil
 }
 
 func (m *deciderMetrics) fallback(kind int, code openfeature.ErrorCode) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
@@ -231,8 +232,15 @@ func TestDeciderProviderFailures(t *testing.T) {
 	t.Run("a provider bound elsewhere is refused", func(t *testing.T) {
 		p := NewStoreProvider(NewMemoryStore(nil), StoreProviderOptions{})
 		newTestDecider(t, p, DeciderOptions{})
-		_, err := NewDecider(DeciderOptions{Provider: p})
-		assert.Error(t, err)
+		reg := prometheus.NewRegistry()
+		_, err := NewDecider(DeciderOptions{Provider: p, Registerer: reg})
+		assert.ErrorContains(t, err, "already bound")
+		// The metrics were released: another decider may take them.
+		d, err := NewDecider(DeciderOptions{Provider: &erroringProvider{}, Registerer: reg})
+		require.NoError(t, err)
+		require.NoError(t, d.Close(context.Background()))
+		_, err = NewDecider(DeciderOptions{Provider: &erroringProvider{}, Registerer: reg})
+		assert.ErrorContains(t, err, "register metrics", "one decider per registry")
 	})
 }
 
