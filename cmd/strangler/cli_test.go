@@ -44,9 +44,11 @@ func binary(t *testing.T) string {
 		}
 		builtBinary.dir = dir
 		builtBinary.path = filepath.Join(dir, "strangler")
-		out, err := exec.Command("go", "build",
-			"-ldflags", "-X main.version="+testVersion+" -X main.commit="+testCommit,
-			"-o", builtBinary.path, ".").CombinedOutput()
+		args := []string{"build", "-ldflags", "-X main.version=" + testVersion + " -X main.commit=" + testCommit, "-o", builtBinary.path}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			builtBinary.err = errors.New("go build: " + err.Error() + "\n" + string(out))
 		}
