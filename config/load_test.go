@@ -599,3 +599,43 @@ routes:
 		`routes[1].paths[0]: never matched: routes[0] (kb) already matches "/api/knowledge/" for these methods (first match wins) (line 8)`,
 	}, probs)
 }
+
+func TestParseHostileDocuments(t *testing.T) {
+	for name, doc := range map[string]string{
+		"deep flow nesting":   strings.Repeat("[", 100_000),
+		"deep block nesting":  strings.Repeat("a:\n ", 5000),
+		"deep nesting in key": "server: " + strings.Repeat("{a: ", 10_000),
+		"huge scalar":         "server: {listen: \"" + strings.Repeat("x", 900_000) + "\"}",
+		"many keys":           strings.Repeat("k: 1\n", 50_000),
+		"nul byte":            "server: {listen: \"\x00\"}",
+		"invalid utf-8":       "server: {listen: \"\xff\xfe\"}",
+		"tab indentation":     "server:\n\tlisten: x\n",
+		"unknown anchor":      "server: *nope\n",
+		"binary tag":          "server: !!binary aGVsbG8=\n",
+		"custom tag":          "server: !mytag {listen: x}\n",
+		"env in key":          "${HOME}: 1\n",
+		"env reference storm": "server: {listen: \"" + strings.Repeat("${A}", 10_000) + "\"}",
+		"merge of a scalar":   "server: {<<: hello}\n",
+		"alias to a scalar":   "x-a: &a 5\nserver: {listen: *a, shutdown_grace: *a}\n",
+		"sequence as key":     "? [a]\n: b\n",
+		"null document":       "~\n",
+		"only a comment":      "# nothing\n",
+		"integer overflow":    "shadow: {workers: 99999999999999999999999}\n",
+		"huge size":           "shadow: {max_body_bytes: 9223372036854775807GiB}\n",
+		"negative zero rate":  "shadow: {readiness: {min_match_rate: -0.0}}\n",
+		"exponent float":      "shadow: {readiness: {min_match_rate: 1e-400}}\n",
+		"hex integer":         "shadow: {workers: 0x10}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := Parse([]byte(doc), noEnv)
+			require.Error(t, err, "none of these is a valid configuration")
+			require.Nil(t, cfg)
+			var cerr *Error
+			require.ErrorAs(t, err, &cerr)
+			require.LessOrEqual(t, len(cerr.Problems), maxProblems+1)
+			for _, p := range cerr.Problems {
+				require.NotEmpty(t, p.Message)
+			}
+		})
+	}
+}
