@@ -70,6 +70,10 @@ type TenantContext struct {
 	// Assertion is a short-lived JWT signed by the built-in issuer carrying
 	// this context (X-Tenant-Assertion), so an upstream can verify it.
 	Assertion string
+	// Caller is the Authenticator's own proof of who is calling (for the
+	// tenancy hooks a *tenancy.Principal), handed to the Authorizer with
+	// this context. Never forwarded or logged.
+	Caller any
 }
 
 // HasPermission reports whether the context grants perm.

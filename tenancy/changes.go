@@ -27,6 +27,10 @@ const (
 	// ChangeAll: changes may have been missed (the notification connection
 	// was (re)established): drop every cached entry.
 	ChangeAll ChangeKind = "all"
+	// ChangeFeedDown: the notification connection was lost; changes go
+	// unheard until the ChangeAll that follows reconnection. Caches drop
+	// everything and keep entries only briefly until then.
+	ChangeFeedDown ChangeKind = "feed_down"
 )
 
 // Change tells caches what to forget. It carries IDs only, never secrets.
@@ -51,7 +55,8 @@ type ChangeNotifier interface {
 	// receives ChangeAll when the subscription is live — every change
 	// committed after that is delivered — and again whenever changes may
 	// have been missed (PostgreSQL: the listening connection was lost and
-	// re-established). fn runs on the notifier's goroutine (the memory
+	// re-established); ChangeFeedDown as soon as a lost connection is
+	// noticed. fn runs on the notifier's goroutine (the memory
 	// store: the writer's, after the write), never concurrently with
 	// itself, and must return quickly without calling the store. A cache is correct if it drops what each Change
 	// names and everything on ChangeAll.

@@ -93,8 +93,12 @@ func (s *PostgresStore) deliver(c Change) {
 
 func (s *PostgresStore) setLive(live bool) {
 	s.subMu.Lock()
+	was := s.live
 	s.live = live
 	s.subMu.Unlock()
+	if was && !live {
+		s.deliver(Change{Kind: ChangeFeedDown})
+	}
 }
 
 // listen runs the listener until ctx is cancelled (Close).
