@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,4 +106,20 @@ func TestCPUAccounting(t *testing.T) {
 	assert.InDelta(t, float64(self), float64(own), float64(50*time.Millisecond))
 	_, ok = processCPU(-1)
 	assert.False(t, ok)
+}
+
+// TestHarnessProcessMode runs the proxy as the real binary, with and
+// without its access log (the two ways the harness learns its address).
+func TestHarnessProcessMode(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "strangler")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/7cycles-ai/strangler/cmd/strangler").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	for _, accessLog := range []string{"true", "false"} {
+		var report, progress bytes.Buffer
+		code := run([]string{"-strangler", bin, "-access-log=" + accessLog, "-concurrency", "2", "-requests", "100", "-warmup", "0s", "-sizes", "1KiB"}, &report, &progress)
+		require.Equal(t, 0, code, "access log %s: %s", accessLog, progress.String())
+		assert.Contains(t, report.String(), "proxy: strangler serve, a separate process")
+		assert.Regexp(t, `1KiB\s+proxy\s+100\s+0\s`, report.String())
+		assert.NotContains(t, report.String(), "first error")
+	}
 }

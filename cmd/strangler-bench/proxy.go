@@ -56,22 +56,52 @@ func startProxy(ctx context.Context, o options, upstreamURL string, progress io.
 
 // benchConfig is the proxy configuration of the runs: one catch-all route
 // to the upstream, defaults otherwise (access log at info when wanted).
-func benchConfig(upstreamURL string, accessLog bool) string {
+// listen is the public address ("127.0.0.1:0": any free port).
+func benchConfig(upstreamURL, listen string, accessLog bool) string {
 	level := "warn"
 	if accessLog {
 		level = "info"
 	}
-	return fmt.Sprintf(`server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0", shutdown_grace: 5s }
+	return fmt.Sprintf(`server: { listen: %q, admin_listen: "127.0.0.1:0", shutdown_grace: 5s }
 log: { level: %s, format: json }
 upstreams:
   legacy: { url: %q }
 routes:
   - { name: default, paths: ["/"], auth: optional }
-`, level, upstreamURL)
+`, listen, level, upstreamURL)
+}
+
+// freePort returns a loopback address nobody listens on right now. Only
+// for the access-log-off runs, where the proxy does not log where it
+// listens.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
+
+// waitListening polls addr until it accepts connections.
+func waitListening(ctx context.Context, addr string, exited <-chan struct{}) error {
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-exited:
+			return errors.New("strangler serve exited before listening")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func startInProcess(upstreamURL string, accessLog bool) (*runningProxy, error) {
-	cfg, err := config.Parse([]byte(benchConfig(upstreamURL, accessLog)), nil)
+	cfg, err := config.Parse([]byte(benchConfig(upstreamURL, "127.0.0.1:0", accessLog)), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -116,8 +146,15 @@ func startProcess(ctx context.Context, o options, upstreamURL string, progress i
 			return nil, fmt.Errorf("go build strangler: %w\n%s", err, out)
 		}
 	}
+	listen := "127.0.0.1:0"
+	if !o.accessLog {
+		if listen, err = freePort(); err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
 	cfgPath := filepath.Join(dir, "bench.yaml")
-	if err := os.WriteFile(cfgPath, []byte(benchConfig(upstreamURL, o.accessLog)), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(benchConfig(upstreamURL, listen, o.accessLog)), 0o600); err != nil {
 		cleanup()
 		return nil, err
 	}
@@ -131,21 +168,25 @@ func startProcess(ctx context.Context, o options, upstreamURL string, progress i
 		cleanup()
 		return nil, fmt.Errorf("start strangler serve: %w", err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		waited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(waited) }()
 		select {
-		case <-waited:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-waited
+			<-exited
 		}
 		cleanup()
 	}
+	pid := cmd.Process.Pid
+	running := func(addr string) *runningProxy {
+		return &runningProxy{url: "http://" + addr, close: stop, cpu: func() (time.Duration, bool) { return processCPU(pid) }}
+	}
 
-	// The first lines say where it listens; the rest (the access log) is
-	// read and discarded so the pipe never blocks the proxy.
+	// With the access log on, serve says where it listens; the rest of the
+	// log is read and discarded so the pipe never blocks the proxy.
 	addr := make(chan string, 1)
 	go func() {
 		br := bufio.NewReaderSize(stderr, 64<<10)
@@ -166,14 +207,22 @@ func startProcess(ctx context.Context, o options, upstreamURL string, progress i
 			}
 		}
 	}()
+	if !o.accessLog {
+		waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := waitListening(waitCtx, listen, exited); err != nil {
+			stop()
+			return nil, err
+		}
+		return running(listen), nil
+	}
 	select {
 	case a := <-addr:
 		if strings.HasPrefix(a, "error: ") {
 			stop()
 			return nil, errors.New("strangler serve exited before listening: " + strings.TrimPrefix(a, "error: "))
 		}
-		pid := cmd.Process.Pid
-		return &runningProxy{url: "http://" + a, close: stop, cpu: func() (time.Duration, bool) { return processCPU(pid) }}, nil
+		return running(a), nil
 	case <-time.After(time.Minute):
 		stop()
 		return nil, errors.New("strangler serve did not listen within a minute")
