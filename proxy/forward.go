@@ -51,9 +51,9 @@ func newBackend(name Backend, up upstreamSettings, pool *BufferPool, debug bool,
 		ErrorHandler:  b.errorHandler,
 		ErrorLog:      warnLog(log.Named("reverseproxy")),
 	}
-	if debug {
-		b.proxy.ModifyResponse = b.modifyResponse
-	}
+	// Always installed: the mode step (modes.go) sees every serving
+	// answer there; a legacy request without debug headers leaves at once.
+	b.proxy.ModifyResponse = b.modifyResponse
 	return b
 }
 
@@ -88,7 +88,7 @@ func (b *backend) rewrite(pr *httputil.ProxyRequest) {
 	// the transport writes the trailers.
 	out.Trailer = pr.In.Trailer
 	setForwardedHeaders(pr, st)
-	stripTenantHeaders(out.Header)
+	stripReservedHeaders(out.Header)
 	if st != nil {
 		st.idHdr[0] = st.id
 		out.Header[headerRequestID] = st.idHdr[:]
@@ -125,9 +125,25 @@ func (b *backend) setPath(out, in *http.Request, st *requestState) {
 	out.URL.Opaque = full
 }
 
-// modifyResponse adds the debug headers (only installed with debug_headers).
+// modifyResponse runs before a response is copied to the client: the mode
+// step may turn a failed new-backend answer into a fallback to legacy
+// (returning an error makes ReverseProxy discard the answer and call
+// errorHandler) or tee it for the shadow comparison; then the debug headers
+// are added when debug_headers is on.
 func (b *backend) modifyResponse(res *http.Response) error {
-	if st := stateFrom(res.Request.Context()); st != nil {
+	ctx := res.Request.Context()
+	st := stateFrom(ctx)
+	if st == nil {
+		return nil
+	}
+	if st.mode != ModeLegacy {
+		if x := modeStateFrom(ctx); x != nil {
+			if err := x.onResponse(b, res); err != nil {
+				return err
+			}
+		}
+	}
+	if b.debug {
 		res.Header[headerDebugBackend] = []string{string(b.name)}
 		res.Header[headerDebugMode] = []string{string(st.mode)}
 	}
@@ -147,6 +163,12 @@ func (b *backend) errorHandler(w http.ResponseWriter, r *http.Request, err error
 		writeError(w, "", classifyUpstreamError(r.Context(), err))
 		return
 	}
+	if b.name == BackendNew && st.mode != ModeLegacy {
+		if x := modeStateFrom(r.Context()); x != nil && x.retry.onError(x, err) {
+			// Legacy serves instead (modes.go): nothing is written.
+			return
+		}
+	}
 	if st.rw.wroteHeader {
 		// A failure after the response began (a failed upgrade copy):
 		// nothing more can be sent.
@@ -161,10 +183,27 @@ func (b *backend) errorHandler(w http.ResponseWriter, r *http.Request, err error
 		return
 	}
 	st.outcome = outcomeOf(e.Code)
-	writeError(w, st.id, e)
 	if b.debug {
-		w.Header()[headerDebugBackend] = []string{string(b.name)}
+		// writeError starts from an empty header map: add them as the
+		// status is written.
+		w = debugErrorWriter{ResponseWriter: w, backend: b.name, mode: st.mode}
 	}
+	writeError(w, st.id, e)
+}
+
+// debugErrorWriter adds the debug headers to a proxy-made error response.
+type debugErrorWriter struct {
+	http.ResponseWriter
+	backend Backend
+	mode    Mode
+}
+
+// WriteHeader sets the debug headers, then writes the status.
+func (d debugErrorWriter) WriteHeader(code int) {
+	h := d.Header()
+	h[headerDebugBackend] = []string{string(d.backend)}
+	h[headerDebugMode] = []string{string(d.mode)}
+	d.ResponseWriter.WriteHeader(code)
 }
 
 // classifyUpstreamError maps a transport error to the error the client sees.

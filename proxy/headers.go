@@ -66,6 +66,45 @@ func stripTenantHeaders(h http.Header) {
 	}
 }
 
+// headerShadowRequest marks a shadow copy (SPEC §5): a backend that sees it
+// may run the request without side effects. Only the shadow engine sets it.
+const headerShadowRequest = "X-Shadow-Request"
+
+// shadowHeaderName is matched like tenantHeaderPrefix: any case, '_' for '-'.
+const shadowHeaderName = "x-shadow-request"
+
+// isShadowHeader reports whether the header name k is X-Shadow-Request in
+// any case or with '_' for '-'. A client must not be able to send it: the
+// serving backend would skip the side effects of a real request.
+func isShadowHeader(k string) bool {
+	if len(k) != len(shadowHeaderName) {
+		return false
+	}
+	for i := 0; i < len(shadowHeaderName); i++ {
+		c := k[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == '_' {
+			c = '-'
+		}
+		if c != shadowHeaderName[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// stripReservedHeaders deletes the headers only the proxy may set on an
+// upstream request — X-Tenant-* and X-Shadow-Request, in every spelling —
+// in one pass over the header map.
+func stripReservedHeaders(h http.Header) {
+	for k := range h {
+		if isTenantHeader(k) || isShadowHeader(k) {
+			delete(h, k)
+		}
+	}
+}
+
 // addTenantHeaders forwards the resolved tenant context.
 func addTenantHeaders(h http.Header, t *TenantContext) {
 	if t == nil {

@@ -114,6 +114,7 @@ type metrics struct {
 	inflight  prometheus.Gauge
 	upgraded  prometheus.Gauge
 	fallbacks *prometheus.CounterVec
+	skipped   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -145,8 +146,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "strangler", Subsystem: "proxy", Name: "mode_fallbacks_total",
 			Help: "Requests served by legacy although the decided mode said otherwise, by route and reason.",
 		}, []string{"route", "reason"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "strangler", Subsystem: "proxy", Name: "fallbacks_skipped_total",
+			Help: "New-backend failures that legacy did not take over (the method may not be retried, or the body could not be replayed), by route and reason.",
+		}, []string{"route", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.respBytes, m.inflight, m.upgraded, m.fallbacks} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.respBytes, m.inflight, m.upgraded, m.fallbacks, m.skipped} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register proxy metrics: %w", err)
 		}
@@ -200,4 +205,9 @@ func (m *metrics) observe(rm *routeMetrics, backend string, mode Mode, status in
 // fallback counts a request served by legacy against the decided mode.
 func (m *metrics) fallback(route, reason string) {
 	m.fallbacks.WithLabelValues(route, reason).Inc()
+}
+
+// fallbackSkipped counts a new-backend failure legacy could not take over.
+func (m *metrics) fallbackSkipped(route, reason string) {
+	m.skipped.WithLabelValues(route, reason).Inc()
 }

@@ -37,6 +37,17 @@ type Options struct {
 	// ModeDecider picks legacy, shadow, canary or new per request. Nil:
 	// every request is served in legacy mode.
 	ModeDecider ModeDecider
+	// Shadower receives the exchanges to compare in shadow and canary
+	// modes (NewEngineShadower over a *shadow.Engine). Nil: nothing is
+	// shadowed; the modes still choose the serving backend.
+	Shadower Shadower
+	// FallbackMaxBodyBytes caps the request body a safe (GET, HEAD,
+	// OPTIONS, TRACE) request may have and still be retried on legacy when
+	// the new backend fails after reading it: such a body is held in
+	// memory, per request, while the new backend is asked. A body nobody
+	// read is replayed whatever its size. 0: 1 MiB; negative: bodies are
+	// never buffered (see fallback.go).
+	FallbackMaxBodyBytes int64
 }
 
 // settings are the values the proxy runs with: the configuration with every

@@ -13,6 +13,7 @@ import (
 //
 //	request id → public endpoints → route match → authenticate →
 //	tenant + permission → mode decision → forward to the serving backend
+//	(with the shadow tap and the fallback to legacy, modes.go)
 //
 // Each step either hands on or answers with a JSON error; the access log
 // and metrics are written once, when the request ends, however it ends.
@@ -79,7 +80,7 @@ func (s *Server) servePublic(w http.ResponseWriter, r *http.Request) {
 	be := s.decideBackend(st, r, route)
 	st.backend = string(be.name)
 	st.rw.noSniff = true
-	be.proxy.ServeHTTP(&st.rw, r)
+	s.forward(st, r, route, be)
 }
 
 // decideBackend decides the mode and returns the backend that serves the client.

@@ -31,9 +31,13 @@ type Server struct {
 	legacy *backend
 	newBE  *backend // nil when upstreams.new is not configured
 
-	authn   Authenticator
-	authz   Authorizer
-	decider ModeDecider
+	authn    Authenticator
+	authz    Authorizer
+	decider  ModeDecider
+	shadower Shadower
+	// fallbackMaxBody caps the buffered body of a retryable request (0:
+	// never buffered).
+	fallbackMaxBody int64
 
 	// Per-route metric caches, by Route.Index; then "none" (no match).
 	routeMetrics []*routeMetrics
@@ -96,8 +100,16 @@ func New(opts Options) (*Server, error) {
 		authn:    opts.Authenticator,
 		authz:    opts.Authorizer,
 		decider:  opts.ModeDecider,
+		shadower: opts.Shadower,
 		public:   http.NewServeMux(),
 		admin:    http.NewServeMux(),
+	}
+	s.fallbackMaxBody = opts.FallbackMaxBodyBytes
+	switch {
+	case s.fallbackMaxBody == 0:
+		s.fallbackMaxBody = defaultFallbackMaxBody
+	case s.fallbackMaxBody < 0:
+		s.fallbackMaxBody = 0
 	}
 	s.legacy = newBackend(BackendLegacy, cfg.legacy, s.buffers, cfg.debugHeaders, log)
 	if cfg.newUp.url != nil {
