@@ -54,11 +54,43 @@ CREATE TABLE strangler.shadow_rollups (
   CONSTRAINT shadow_rollups_counts CHECK (matches >= 0 AND diffs >= 0 AND candidate_errors >= 0 AND dropped >= 0
                                           AND too_large BETWEEN 0 AND dropped AND noisy >= 0),
   CONSTRAINT shadow_rollups_latency_objects CHECK (jsonb_typeof(legacy_latency) = 'object' AND jsonb_typeof(new_latency) = 'object')
-);
+) WITH (fillfactor = 70); -- the current hour's rows are updated by every batch: leave room for HOT updates
 -- Reports filter by route (rollout overview) or org (the primary key), and
 -- by period; retention deletes by hour.
 CREATE INDEX shadow_rollups_route_hour_idx ON strangler.shadow_rollups (route, hour);
 CREATE INDEX shadow_rollups_hour_idx ON strangler.shadow_rollups (hour);
+
+-- The same rollups per UTC day, written in the same transaction. A report
+-- over a week reads 7 daily rows per org × route plus the hourly rows of
+-- the partial days at its edges, instead of 168 hourly rows. Retention
+-- deletes whole days from both tables, so a daily row is always the sum of
+-- its hours.
+CREATE TABLE strangler.shadow_rollups_daily (
+  org_id           text        NOT NULL,
+  route            text        NOT NULL,
+  day              timestamptz NOT NULL,
+  matches          bigint      NOT NULL DEFAULT 0,
+  diffs            bigint      NOT NULL DEFAULT 0,
+  candidate_errors bigint      NOT NULL DEFAULT 0,
+  dropped          bigint      NOT NULL DEFAULT 0,
+  too_large        bigint      NOT NULL DEFAULT 0,
+  noisy            bigint      NOT NULL DEFAULT 0,
+  legacy_latency   jsonb       NOT NULL DEFAULT '{}',
+  new_latency      jsonb       NOT NULL DEFAULT '{}',
+  -- the first and last hour that contributed
+  first_hour       timestamptz NOT NULL,
+  last_hour        timestamptz NOT NULL,
+  CONSTRAINT shadow_rollups_daily_pkey PRIMARY KEY (org_id, route, day),
+  CONSTRAINT shadow_rollups_daily_day_aligned CHECK (extract(epoch FROM day) % 86400 = 0),
+  CONSTRAINT shadow_rollups_daily_org_id_length CHECK (char_length(org_id) <= 128),
+  CONSTRAINT shadow_rollups_daily_route_length CHECK (char_length(route) BETWEEN 1 AND 128),
+  CONSTRAINT shadow_rollups_daily_counts CHECK (matches >= 0 AND diffs >= 0 AND candidate_errors >= 0 AND dropped >= 0
+                                                AND too_large BETWEEN 0 AND dropped AND noisy >= 0),
+  CONSTRAINT shadow_rollups_daily_latency_objects CHECK (jsonb_typeof(legacy_latency) = 'object' AND jsonb_typeof(new_latency) = 'object'),
+  CONSTRAINT shadow_rollups_daily_hours CHECK (day <= first_hour AND first_hour <= last_hour AND last_hour < day + interval '1 day')
+) WITH (fillfactor = 70);
+CREATE INDEX shadow_rollups_daily_route_day_idx ON strangler.shadow_rollups_daily (route, day);
+CREATE INDEX shadow_rollups_daily_day_idx ON strangler.shadow_rollups_daily (day);
 
 -- Diff classes: every diff with the same fingerprint (route + sorted
 -- normalised differing paths and kinds).
@@ -136,6 +168,7 @@ CREATE TABLE strangler.shadow_noise (
 
 -- The runtime role records, reads, acknowledges and applies retention.
 GRANT SELECT, INSERT, UPDATE, DELETE ON strangler.shadow_rollups TO strangler_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON strangler.shadow_rollups_daily TO strangler_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON strangler.shadow_classes TO strangler_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON strangler.shadow_class_hours TO strangler_app;
 GRANT SELECT, INSERT, DELETE ON strangler.shadow_exemplars TO strangler_app;
@@ -147,5 +180,6 @@ DROP TABLE strangler.shadow_noise;
 DROP TABLE strangler.shadow_exemplars;
 DROP TABLE strangler.shadow_class_hours;
 DROP TABLE strangler.shadow_classes;
+DROP TABLE strangler.shadow_rollups_daily;
 DROP TABLE strangler.shadow_rollups;
 DROP FUNCTION strangler.shadow_hist_add(jsonb, jsonb);

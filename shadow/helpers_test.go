@@ -198,3 +198,17 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	require.NoError(t, c.Write(&m))
 	return m.GetCounter().GetValue()
 }
+
+func mustParse(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+func newBenchServer(b *testing.B, h http.HandlerFunc) *httptest.Server {
+	s := httptest.NewServer(h)
+	b.Cleanup(s.Close)
+	return s
+}

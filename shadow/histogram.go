@@ -177,3 +177,85 @@ func (h *Histogram) UnmarshalJSON(b []byte) error {
 	*h = nh
 	return nil
 }
+
+// mergeJSON adds the counts of a histogram in its JSON form. The form this
+// package writes ({"12":3,"40":1}, as PostgreSQL returns jsonb: a space
+// after each colon and comma) is parsed without allocating; anything else
+// goes through UnmarshalJSON.
+func (h *Histogram) mergeJSON(b []byte) error {
+	i := 0
+	skip := func() {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+			i++
+		}
+	}
+	num := func() (int64, bool) {
+		start := i
+		var v int64
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' && i-start < 18 {
+			v = v*10 + int64(b[i]-'0')
+			i++
+		}
+		return v, i > start
+	}
+	slow := func() error {
+		var o Histogram
+		if err := o.UnmarshalJSON(b); err != nil {
+			return err
+		}
+		h.Merge(o)
+		return nil
+	}
+	skip()
+	if i >= len(b) || b[i] != '{' {
+		return slow()
+	}
+	i++
+	type pair struct {
+		idx int64
+		n   int64
+	}
+	var stack [64]pair
+	pairs := stack[:0]
+	for {
+		skip()
+		if i < len(b) && b[i] == '}' {
+			break
+		}
+		if i >= len(b) || b[i] != '"' {
+			return slow()
+		}
+		i++
+		idx, ok := num()
+		if !ok || i >= len(b) || b[i] != '"' {
+			return slow()
+		}
+		i++
+		skip()
+		if i >= len(b) || b[i] != ':' {
+			return slow()
+		}
+		i++
+		skip()
+		n, ok := num()
+		if !ok || idx >= histBuckets {
+			return slow()
+		}
+		pairs = append(pairs, pair{idx, n})
+		skip()
+		if i < len(b) && b[i] == ',' {
+			i++
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			break
+		}
+		return slow()
+	}
+	for _, p := range pairs {
+		if p.n > 0 {
+			h.add(uint16(p.idx), p.n)
+		}
+	}
+	return nil
+}

@@ -69,3 +69,23 @@ func TestHistogramMergeAndJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`{"3":0,"4":-2,"5":1}`), &back))
 	assert.Equal(t, map[int]int64{5: 1}, back.Buckets(), "non-positive counts are dropped")
 }
+
+func TestHistogramMergeJSON(t *testing.T) {
+	var want Histogram
+	for _, d := range []time.Duration{time.Microsecond, time.Millisecond, time.Millisecond, time.Second, time.Hour} {
+		want.Observe(d)
+	}
+	raw, _ := json.Marshal(want)
+	for _, form := range []string{string(raw), `{"1": 1, "57": 2, "168": 1, "` + "262" + `": 1}`, " { } ", "{}"} {
+		var h Histogram
+		require.NoError(t, h.mergeJSON([]byte(form)), form)
+		var ref Histogram
+		require.NoError(t, json.Unmarshal([]byte(form), &ref))
+		assert.Equal(t, ref.Buckets(), h.Buckets(), form)
+	}
+	var h Histogram
+	assert.Error(t, h.mergeJSON([]byte(`{"99999": 1}`)))
+	assert.Error(t, h.mergeJSON([]byte(`[1]`)))
+	require.NoError(t, h.mergeJSON([]byte(`{"3": 1, "3": 2}`)))
+	assert.Equal(t, map[int]int64{3: 3}, h.Buckets(), "repeated buckets add up")
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"sort"
 	"unicode/utf8"
 )
@@ -58,16 +57,7 @@ func decodeJSON(b []byte) (any, bool) {
 	default:
 		return nil, false
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, false // trailing data
-	}
-	return v, true
+	return parseJSON(b)
 }
 
 // jsonDiff is one structural difference before formatting.

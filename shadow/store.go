@@ -45,9 +45,10 @@ type Store interface {
 	// ordered by route, path.
 	Noise(ctx context.Context, route string) ([]NoisePath, error)
 
-	// DeleteBefore removes rollups and class counts of hours that ended by
-	// cutoff, exemplars taken before it, and classes (with their counts and
-	// exemplars) and noise paths last seen before it.
+	// DeleteBefore removes rollups of UTC days that ended by cutoff (whole
+	// days: retention of rollups has a granularity of one day), class counts
+	// of hours that ended by cutoff, exemplars taken before it, and classes
+	// (with their counts and exemplars) and noise paths last seen before it.
 	DeleteBefore(ctx context.Context, cutoff time.Time) (Deleted, error)
 }
 

@@ -389,8 +389,11 @@ func (s *MemoryStore) DeleteBefore(ctx context.Context, cutoff time.Time) (Delet
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ended := func(hour time.Time) bool { return !hour.Add(time.Hour).After(cutoff) }
+	// Rollups go by whole UTC days (as the PostgreSQL store's daily
+	// rollups must).
+	day := dayOf(cutoff)
 	for k, r := range s.rollups {
-		if ended(r.Hour) {
+		if r.Hour.Before(day) {
 			delete(s.rollups, k)
 			d.Rollups++
 		}

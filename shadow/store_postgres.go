@@ -44,11 +44,25 @@ func NewPostgresStore(pool *pgxpool.Pool, opts PostgresStoreOptions) *PostgresSt
 const upsertRollups = `
 INSERT INTO strangler.shadow_rollups AS r
   (org_id, route, hour, matches, diffs, candidate_errors, dropped, too_large, noisy, legacy_latency, new_latency)
-SELECT u.org_id, u.route, u.hour, u.m, u.d, u.ce, u.dr, u.tl, u.n, u.ll::jsonb, u.nl::jsonb
+SELECT u.org_id, u.route, u.t, u.m, u.d, u.ce, u.dr, u.tl, u.n, u.ll::jsonb, u.nl::jsonb
 FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
-            $8::bigint[], $9::bigint[], $10::text[], $11::text[]) AS u(org_id, route, hour, m, d, ce, dr, tl, n, ll, nl)
-ORDER BY u.org_id, u.route, u.hour
-ON CONFLICT (org_id, route, hour) DO UPDATE SET
+            $8::bigint[], $9::bigint[], $10::text[], $11::text[]) AS u(org_id, route, t, m, d, ce, dr, tl, n, ll, nl)
+ORDER BY u.org_id, u.route, u.t
+ON CONFLICT (org_id, route, hour) DO UPDATE SET` + rollupUpdates
+
+const upsertDailyRollups = `
+INSERT INTO strangler.shadow_rollups_daily AS r
+  (org_id, route, day, matches, diffs, candidate_errors, dropped, too_large, noisy, legacy_latency, new_latency, first_hour, last_hour)
+SELECT u.org_id, u.route, u.t, u.m, u.d, u.ce, u.dr, u.tl, u.n, u.ll::jsonb, u.nl::jsonb, u.fh, u.lh
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+            $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[])
+  AS u(org_id, route, t, m, d, ce, dr, tl, n, ll, nl, fh, lh)
+ORDER BY u.org_id, u.route, u.t
+ON CONFLICT (org_id, route, day) DO UPDATE SET
+  first_hour       = least(r.first_hour, excluded.first_hour),
+  last_hour        = greatest(r.last_hour, excluded.last_hour),` + rollupUpdates
+
+const rollupUpdates = `
   matches          = r.matches + excluded.matches,
   diffs            = r.diffs + excluded.diffs,
   candidate_errors = r.candidate_errors + excluded.candidate_errors,
@@ -138,25 +152,90 @@ func queueRollups(batch *pgx.Batch, rs []Rollup) error {
 	if len(rs) == 0 {
 		return nil
 	}
+	hourly, err := rollupArgs(rs, false)
+	if err != nil {
+		return err
+	}
+	batch.Queue(upsertRollups, hourly...)
+	daily, err := rollupArgs(dailyRollups(rs), true)
+	if err != nil {
+		return err
+	}
+	batch.Queue(upsertDailyRollups, daily...)
+	return nil
+}
+
+// dailyRollups folds hourly rollups into one per org × route × UTC day;
+// FirstHour and LastHour of the Summary carry the contributing hours.
+func dailyRollups(rs []Rollup) []Summary {
+	type key struct {
+		org, route string
+		day        int64
+	}
+	byKey := make(map[key]*Summary)
+	var order []key
+	for _, r := range rs {
+		hour := hourOf(r.Hour)
+		k := key{r.OrgID, r.Route, dayOf(hour).Unix()}
+		d := byKey[k]
+		if d == nil {
+			d = &Summary{OrgID: r.OrgID, Route: r.Route, FirstHour: hour, LastHour: hour}
+			byKey[k] = d
+			order = append(order, k)
+		}
+		d.Counts.Add(r.Counts)
+		d.LegacyLatency.Merge(r.LegacyLatency)
+		d.NewLatency.Merge(r.NewLatency)
+		if hour.Before(d.FirstHour) {
+			d.FirstHour = hour
+		}
+		if hour.After(d.LastHour) {
+			d.LastHour = hour
+		}
+	}
+	out := make([]Summary, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byKey[k])
+	}
+	return out
+}
+
+// rollupArgs turns rollups (hourly, []Rollup) or daily sums ([]Summary)
+// into the column arrays of the upserts.
+func rollupArgs[T Rollup | Summary](rs []T, daily bool) ([]any, error) {
 	n := len(rs)
 	orgs, routes, legacy, newer := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	hours := make([]time.Time, n)
+	ts, firsts, lasts := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
 	m, d, ce, dr, tl, ny := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-	for i, r := range rs {
-		orgs[i], routes[i], hours[i] = r.OrgID, r.Route, hourOf(r.Hour)
-		m[i], d[i], ce[i], dr[i], tl[i], ny[i] = r.Match, r.Diff, r.CandidateError, r.Dropped, r.TooLarge, r.Noisy
-		lj, err := r.LegacyLatency.MarshalJSON()
-		if err != nil {
-			return err
+	for i := range rs {
+		var org, route string
+		var t time.Time
+		var c Counts
+		var lh, nh Histogram
+		switch r := any(rs[i]).(type) {
+		case Rollup:
+			org, route, t, c, lh, nh = r.OrgID, r.Route, hourOf(r.Hour), r.Counts, r.LegacyLatency, r.NewLatency
+		case Summary:
+			org, route, t, c, lh, nh = r.OrgID, r.Route, dayOf(r.FirstHour), r.Counts, r.LegacyLatency, r.NewLatency
+			firsts[i], lasts[i] = r.FirstHour, r.LastHour
 		}
-		nj, err := r.NewLatency.MarshalJSON()
+		orgs[i], routes[i], ts[i] = org, route, t
+		m[i], d[i], ce[i], dr[i], tl[i], ny[i] = c.Match, c.Diff, c.CandidateError, c.Dropped, c.TooLarge, c.Noisy
+		lj, err := lh.MarshalJSON()
 		if err != nil {
-			return err
+			return nil, err
+		}
+		nj, err := nh.MarshalJSON()
+		if err != nil {
+			return nil, err
 		}
 		legacy[i], newer[i] = string(lj), string(nj)
 	}
-	batch.Queue(upsertRollups, orgs, routes, hours, m, d, ce, dr, tl, ny, legacy, newer)
-	return nil
+	args := []any{orgs, routes, ts, m, d, ce, dr, tl, ny, legacy, newer}
+	if daily {
+		args = append(args, firsts, lasts)
+	}
+	return args, nil
 }
 
 func queueClasses(batch *pgx.Batch, cs []ClassDelta) error {
@@ -283,78 +362,124 @@ ORDER BY hour, org_id, route`, w.args...)
 	return out, nil
 }
 
-// Summaries implements Store. Counts are summed in SQL; histograms are
-// summed bucket by bucket in SQL too (one row per non-empty bucket), so the
-// work grows with the rollups in the period, never with raw comparisons.
-func (s *PostgresStore) Summaries(ctx context.Context, f RollupFilter) ([]Summary, error) {
-	w := rollupWhere(f, "r.")
-	type key struct{ org, route string }
-	byKey := make(map[key]*Summary)
-	var order []key
-	rows, err := s.pool.Query(ctx, `
-SELECT r.org_id, r.route, sum(r.matches)::bigint, sum(r.diffs)::bigint, sum(r.candidate_errors)::bigint,
-       sum(r.dropped)::bigint, sum(r.too_large)::bigint, sum(r.noisy)::bigint, min(r.hour), max(r.hour)
-FROM strangler.shadow_rollups r`+w.String()+`
-GROUP BY r.org_id, r.route
-ORDER BY r.org_id, r.route`, w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("query shadow summaries: %w", err)
+// summarySource is the SQL of the rows a summary sums: daily rollups for
+// the UTC days that lie wholly inside the period, hourly rollups for the
+// hours at its edges. Columns: org_id, route, first_hour, last_hour, the
+// counts, both histograms.
+func summarySource(f RollupFilter) (string, []any) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
 	}
-	for rows.Next() {
-		var sum Summary
-		if err := rows.Scan(&sum.OrgID, &sum.Route, &sum.Match, &sum.Diff, &sum.CandidateError, &sum.Dropped,
-			&sum.TooLarge, &sum.Noisy, &sum.FirstHour, &sum.LastHour); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("scan shadow summary: %w", err)
+	var common []string
+	if f.OrgID != "" {
+		common = append(common, "org_id = "+arg(f.OrgID))
+	}
+	if f.Route != "" {
+		common = append(common, "route = "+arg(f.Route))
+	}
+	// The period in whole hours: [since, until).
+	var since, until time.Time
+	if !f.Since.IsZero() {
+		since = hourOf(f.Since)
+	}
+	if !f.Until.IsZero() {
+		until = hourOf(f.Until)
+		if until.Before(f.Until) {
+			until = until.Add(time.Hour) // an hour is in when it starts before Until
 		}
-		sum.FirstHour, sum.LastHour = sum.FirstHour.UTC(), sum.LastHour.UTC()
-		k := key{sum.OrgID, sum.Route}
-		byKey[k] = &sum
-		order = append(order, k)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query shadow summaries: %w", err)
+	// The whole days inside it: [dayFrom, dayTo).
+	var dayFrom, dayTo time.Time
+	if !since.IsZero() {
+		dayFrom = dayOf(since)
+		if dayFrom.Before(since) {
+			dayFrom = dayFrom.Add(24 * time.Hour)
+		}
 	}
-	if len(order) == 0 {
-		return nil, nil
+	if !until.IsZero() {
+		dayTo = dayOf(until)
 	}
-	rows, err = s.pool.Query(ctx, `
-SELECT r.org_id, r.route, false, b.key::int, sum(b.value::bigint)::bigint
-FROM strangler.shadow_rollups r CROSS JOIN LATERAL jsonb_each_text(r.legacy_latency) b`+w.String()+`
-GROUP BY r.org_id, r.route, b.key
-UNION ALL
-SELECT r.org_id, r.route, true, b.key::int, sum(b.value::bigint)::bigint
-FROM strangler.shadow_rollups r CROSS JOIN LATERAL jsonb_each_text(r.new_latency) b`+w.String()+`
-GROUP BY r.org_id, r.route, b.key`, w.args...)
+	const cols = `org_id, route, %s AS first_hour, %s AS last_hour, matches, diffs, candidate_errors, dropped, too_large, noisy, legacy_latency, new_latency`
+	hourly := "SELECT " + fmt.Sprintf(cols, "hour", "hour") + " FROM strangler.shadow_rollups"
+	daily := "SELECT " + fmt.Sprintf(cols, "first_hour", "last_hour") + " FROM strangler.shadow_rollups_daily"
+	where := func(conds []string) string {
+		if len(conds) == 0 {
+			return ""
+		}
+		return " WHERE " + strings.Join(conds, " AND ")
+	}
+	if !dayFrom.IsZero() && !dayTo.IsZero() && !dayFrom.Before(dayTo) {
+		// No whole day: hours only.
+		conds := append([]string(nil), common...)
+		conds = append(conds, "hour >= "+arg(since), "hour < "+arg(until))
+		return hourly + where(conds), args
+	}
+	dconds := append([]string(nil), common...)
+	var edges []string
+	if !dayFrom.IsZero() {
+		dconds = append(dconds, "day >= "+arg(dayFrom))
+		edges = append(edges, "(hour >= "+arg(since)+" AND hour < "+arg(dayFrom)+")")
+	}
+	if !dayTo.IsZero() {
+		dconds = append(dconds, "day < "+arg(dayTo))
+		edges = append(edges, "(hour >= "+arg(dayTo)+" AND hour < "+arg(until)+")")
+	}
+	src := daily + where(dconds)
+	if len(edges) > 0 {
+		hconds := append(append([]string(nil), common...), "("+strings.Join(edges, " OR ")+")")
+		src += " UNION ALL " + hourly + where(hconds)
+	}
+	return src, args
+}
+
+// Summaries implements Store. It reads daily rollups for whole days and
+// hourly rollups for the edges of the period (a week of one route is about
+// 8 rows per org) and sums them here: merging sparse histograms in Go is
+// several times faster than exploding them into rows in SQL.
+func (s *PostgresStore) Summaries(ctx context.Context, f RollupFilter) ([]Summary, error) {
+	src, args := summarySource(f)
+	rows, err := s.pool.Query(ctx, `
+SELECT org_id, route, first_hour, last_hour, matches, diffs, candidate_errors, dropped, too_large, noisy,
+       legacy_latency::text, new_latency::text
+FROM (`+src+`) s
+ORDER BY org_id, route`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("query shadow latency: %w", err)
+		return nil, fmt.Errorf("query shadow summaries: %w", err)
 	}
 	defer rows.Close()
+	var out []Summary
+	var cur *Summary
+	var lj, nj []byte
 	for rows.Next() {
 		var org, route string
-		var isNew bool
-		var idx int
-		var n int64
-		if err := rows.Scan(&org, &route, &isNew, &idx, &n); err != nil {
-			return nil, fmt.Errorf("scan shadow latency: %w", err)
+		var first, last time.Time
+		var c Counts
+		if err := rows.Scan(&org, &route, &first, &last, &c.Match, &c.Diff, &c.CandidateError, &c.Dropped,
+			&c.TooLarge, &c.Noisy, &lj, &nj); err != nil {
+			return nil, fmt.Errorf("scan shadow summary: %w", err)
 		}
-		sum := byKey[key{org, route}]
-		if sum == nil || idx < 0 || idx >= histBuckets || n <= 0 {
-			continue
+		if cur == nil || cur.OrgID != org || cur.Route != route {
+			out = append(out, Summary{OrgID: org, Route: route, FirstHour: first.UTC(), LastHour: last.UTC()})
+			cur = &out[len(out)-1]
 		}
-		if isNew {
-			sum.NewLatency.add(uint16(idx), n)
-		} else {
-			sum.LegacyLatency.add(uint16(idx), n)
+		cur.Counts.Add(c)
+		if first.Before(cur.FirstHour) {
+			cur.FirstHour = first.UTC()
+		}
+		if last.After(cur.LastHour) {
+			cur.LastHour = last.UTC()
+		}
+		if err := cur.LegacyLatency.mergeJSON(lj); err != nil {
+			return nil, err
+		}
+		if err := cur.NewLatency.mergeJSON(nj); err != nil {
+			return nil, err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query shadow latency: %w", err)
-	}
-	out := make([]Summary, 0, len(order))
-	for _, k := range order {
-		out = append(out, *byKey[k])
+		return nil, fmt.Errorf("query shadow summaries: %w", err)
 	}
 	return out, nil
 }
@@ -561,25 +686,31 @@ ORDER BY route, path`, w.args...)
 // DeleteBefore implements Store.
 func (s *PostgresStore) DeleteBefore(ctx context.Context, cutoff time.Time) (Deleted, error) {
 	var d Deleted
+	var dailyRows int64
+	day := dayOf(cutoff)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		steps := []struct {
 			n   *int64
 			sql string
+			arg time.Time
 		}{
 			{&d.ClassHours, `
 DELETE FROM strangler.shadow_class_hours
 WHERE hour <= $1::timestamptz - interval '1 hour'
-   OR fingerprint IN (SELECT fingerprint FROM strangler.shadow_classes WHERE last_seen < $1)`},
+   OR fingerprint IN (SELECT fingerprint FROM strangler.shadow_classes WHERE last_seen < $1)`, cutoff},
 			{&d.Exemplars, `
 DELETE FROM strangler.shadow_exemplars
 WHERE at < $1
-   OR fingerprint IN (SELECT fingerprint FROM strangler.shadow_classes WHERE last_seen < $1)`},
-			{&d.Classes, `DELETE FROM strangler.shadow_classes WHERE last_seen < $1`},
-			{&d.Rollups, `DELETE FROM strangler.shadow_rollups WHERE hour <= $1::timestamptz - interval '1 hour'`},
-			{&d.Noise, `DELETE FROM strangler.shadow_noise WHERE last_seen < $1`},
+   OR fingerprint IN (SELECT fingerprint FROM strangler.shadow_classes WHERE last_seen < $1)`, cutoff},
+			{&d.Classes, `DELETE FROM strangler.shadow_classes WHERE last_seen < $1`, cutoff},
+			// Rollups go by whole UTC days, hourly and daily alike, so that
+			// a daily row is always the sum of its hours.
+			{&d.Rollups, `DELETE FROM strangler.shadow_rollups WHERE hour < $1`, day},
+			{&dailyRows, `DELETE FROM strangler.shadow_rollups_daily WHERE day < $1`, day},
+			{&d.Noise, `DELETE FROM strangler.shadow_noise WHERE last_seen < $1`, cutoff},
 		}
 		for _, st := range steps {
-			tag, err := tx.Exec(ctx, st.sql, cutoff)
+			tag, err := tx.Exec(ctx, st.sql, st.arg)
 			if err != nil {
 				return err
 			}

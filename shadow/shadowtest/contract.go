@@ -30,6 +30,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shadow.Store) {
 		{"RollupsAddUp", testRollupsAddUp},
 		{"RollupFilters", testRollupFilters},
 		{"Summaries", testSummaries},
+		{"SummariesAgreeWithRollups", testSummariesAgreeWithRollups},
 		{"ClassesUpsert", testClassesUpsert},
 		{"ClassFilters", testClassFilters},
 		{"ExemplarsLimitedPerDay", testExemplars},
@@ -414,7 +415,8 @@ func testDeleteBefore(t *testing.T, s shadow.Store) {
 	record(t, s, shadow.Batch{
 		Rollups: []shadow.Rollup{
 			rollup(orgA, "qa", old, shadow.Counts{Match: 1}, nil, nil),
-			rollup(orgA, "qa", base.Add(-time.Hour), shadow.Counts{Match: 1}, nil, nil), // ends exactly at cutoff
+			rollup(orgA, "qa", base.Add(-12*time.Hour-time.Hour), shadow.Counts{Match: 1}, nil, nil), // the day before ends at midnight
+			rollup(orgA, "qa", base.Add(-12*time.Hour), shadow.Counts{Match: 1}, nil, nil),           // midnight: same day as cutoff, kept
 			rollup(orgA, "qa", base, shadow.Counts{Match: 1}, nil, nil),
 		},
 		Classes: []shadow.ClassDelta{
@@ -433,8 +435,13 @@ func testDeleteBefore(t *testing.T, s shadow.Store) {
 
 	rs, err := s.Rollups(ctx, shadow.RollupFilter{})
 	require.NoError(t, err)
-	require.Len(t, rs, 1)
-	assert.True(t, rs[0].Hour.Equal(base))
+	require.Len(t, rs, 2, "rollups are deleted by whole UTC days")
+	assert.True(t, rs[0].Hour.Equal(base.Add(-12*time.Hour)))
+	assert.True(t, rs[1].Hour.Equal(base))
+	sums, err := s.Summaries(ctx, shadow.RollupFilter{})
+	require.NoError(t, err)
+	require.Len(t, sums, 1)
+	assert.Equal(t, int64(2), sums[0].Match, "summaries agree with the remaining rollups")
 	_, err = s.Class(ctx, "8888888888888888")
 	assert.ErrorIs(t, err, shadow.ErrNotFound)
 	c, err := s.Class(ctx, "9999999999999999")
@@ -534,4 +541,68 @@ func testCancelled(t *testing.T, s shadow.Store) {
 	rs, err := s.Rollups(context.Background(), shadow.RollupFilter{})
 	require.NoError(t, err)
 	assert.Empty(t, rs, "a failed batch writes nothing")
+}
+
+// testSummariesAgreeWithRollups checks, over windows that start and end on
+// and off day and hour boundaries, that a summary is exactly the sum of the
+// hourly rollups the same filter selects (stores may sum coarser rollups for
+// whole days).
+func testSummariesAgreeWithRollups(t *testing.T, s shadow.Store) {
+	ctx := context.Background()
+	day0 := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	var b shadow.Batch
+	for h := -5; h < 24*3+5; h += 2 {
+		for _, org := range []string{orgA, orgB} {
+			n := int64(h + 10)
+			b.Rollups = append(b.Rollups, rollup(org, "qa", day0.Add(time.Duration(h)*time.Hour),
+				shadow.Counts{Match: n, Diff: n % 3, CandidateError: n % 2, Dropped: n % 5, TooLarge: n % 5 / 2, Noisy: n % 4},
+				ms(int(n)), ms(int(n)*3, 1)))
+		}
+	}
+	// Two batches: daily rows are updated, not only inserted.
+	half := len(b.Rollups) / 2
+	record(t, s, shadow.Batch{Rollups: b.Rollups[:half]})
+	record(t, s, shadow.Batch{Rollups: b.Rollups[half:]})
+
+	at := func(h float64) time.Time { return day0.Add(time.Duration(h * float64(time.Hour))) }
+	windows := []shadow.RollupFilter{
+		{},
+		{Since: at(0)}, {Until: at(24)}, {Since: at(0), Until: at(72)},
+		{Since: at(5.5)}, {Until: at(49.25)}, {Since: at(5.5), Until: at(49.25)},
+		{Since: at(-3), Until: at(70)}, {Since: at(23), Until: at(25)}, {Since: at(24), Until: at(48)},
+		{Since: at(1), Until: at(2)}, {Since: at(30), Until: at(30)}, {Since: at(40), Until: at(20)},
+		{Since: at(47.9), Until: at(48.1)}, {OrgID: orgA, Since: at(10), Until: at(60)}, {Route: "none"},
+	}
+	for _, w := range windows {
+		rs, err := s.Rollups(ctx, w)
+		require.NoError(t, err)
+		want := map[string]shadow.Summary{}
+		for _, r := range rs {
+			sum := want[r.OrgID]
+			if sum.OrgID == "" {
+				sum = shadow.Summary{OrgID: r.OrgID, Route: r.Route, FirstHour: r.Hour, LastHour: r.Hour}
+			}
+			sum.Counts.Add(r.Counts)
+			sum.LegacyLatency.Merge(r.LegacyLatency)
+			sum.NewLatency.Merge(r.NewLatency)
+			if r.Hour.Before(sum.FirstHour) {
+				sum.FirstHour = r.Hour
+			}
+			if r.Hour.After(sum.LastHour) {
+				sum.LastHour = r.Hour
+			}
+			want[r.OrgID] = sum
+		}
+		sums, err := s.Summaries(ctx, w)
+		require.NoError(t, err)
+		require.Len(t, sums, len(want), "window %+v", w)
+		for _, got := range sums {
+			exp := want[got.OrgID]
+			assert.Equal(t, exp.Counts, got.Counts, "window %+v org %s", w, got.OrgID)
+			assert.Equal(t, exp.LegacyLatency.Buckets(), got.LegacyLatency.Buckets(), "window %+v", w)
+			assert.Equal(t, exp.NewLatency.Buckets(), got.NewLatency.Buckets(), "window %+v", w)
+			assert.True(t, exp.FirstHour.Equal(got.FirstHour), "window %+v first %v vs %v", w, exp.FirstHour, got.FirstHour)
+			assert.True(t, exp.LastHour.Equal(got.LastHour), "window %+v last %v vs %v", w, exp.LastHour, got.LastHour)
+		}
+	}
 }
