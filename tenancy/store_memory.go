@@ -175,15 +175,17 @@ func (s *MemoryStore) CreateOrg(_ context.Context, org Org, ownerUserID string) 
 		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, taken := s.orgBySlug[org.Slug]; taken {
+		s.mu.Unlock()
 		return Org{}, fmt.Errorf("create org: slug %q: %w", org.Slug, ErrConflict)
 	}
 	if _, taken := s.orgs[org.ID]; taken {
+		s.mu.Unlock()
 		return Org{}, fmt.Errorf("create org: id: %w", ErrConflict)
 	}
 	if owner != "" {
 		if _, exists := s.users[owner]; !exists {
+			s.mu.Unlock()
 			return Org{}, fmt.Errorf("create org: owner: %w", ErrNotFound)
 		}
 	}
@@ -193,6 +195,12 @@ func (s *MemoryStore) CreateOrg(_ context.Context, org Org, ownerUserID string) 
 	s.orgBySlug[org.Slug] = org.ID
 	if owner != "" {
 		s.putMemberLocked(Membership{OrgID: org.ID, UserID: owner, Role: RoleOwner, CreatedAt: now, UpdatedAt: now})
+	}
+	s.mu.Unlock()
+	if owner != "" {
+		// A membership addition, announced like every other (a cached
+		// membership list of the owner must learn of the new org).
+		s.notify(Change{Kind: ChangeMembership, OrgID: org.ID, UserID: owner})
 	}
 	return org, nil
 }

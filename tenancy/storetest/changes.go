@@ -62,6 +62,11 @@ func testChanges(t *testing.T, s tenancy.Store) {
 
 	owner, member := newUser(t, s), newUser(t, s)
 	o := newOrg(t, s, owner.ID)
+	require.Eventually(t, func() bool {
+		return rec.has(func(c tenancy.Change) bool {
+			return c.Kind == tenancy.ChangeMembership && c.OrgID == o.ID && c.UserID == owner.ID
+		})
+	}, time.Second, 5*time.Millisecond, "creating an org with an owner announces the owner's membership")
 	p := newProject(t, s, o.ID)
 	k := newAPIKey(t, s, o.ID, "")
 	x, err := s.CreateSession(ctx, tenancy.Session{UserID: member.ID, TokenHash: hash32(uniq("rt")), ExpiresAt: time.Now().Add(time.Hour)})
