@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,7 @@ type options struct {
 	binary      string
 	accessLog   bool
 	strict      bool
+	cpuProfile  string
 }
 
 // Bounds that keep the harness a measurement, not a load generator gone
@@ -67,6 +69,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "strangler-bench:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "strangler-bench:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	report, err := bench(ctx, o, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "strangler-bench:", err)
@@ -92,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.binary, "strangler", "", "prebuilt strangler binary for -proxy process (default: go build)")
 	fs.BoolVar(&o.accessLog, "access-log", true, "proxy writes its access log (info level, discarded) as in production")
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 when a target is missed")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the harness process (with -proxy inprocess it includes the proxy)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: strangler-bench [flags]\n\nDrives an upstream directly and through the proxy (127.0.0.1 only) and\nreports requests/s, p50, p99 and the overhead of the proxy.\n\n")
 		fs.PrintDefaults()
@@ -161,10 +177,11 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 	defer px.close()
 
 	rep := &report{
-		opts:     o,
-		machine:  describeMachine(),
-		proxyURL: px.url,
-		started:  time.Now(),
+		opts:      o,
+		machine:   describeMachine(),
+		loadStart: loadAverage(),
+		proxyURL:  px.url,
+		started:   time.Now(),
 	}
 	for _, size := range o.sizes {
 		path := up.path(size)
@@ -183,6 +200,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 		rep.rows = append(rep.rows, row{size: size, direct: pair[0], proxy: pair[1]})
 	}
 	rep.goroutines = runtime.NumGoroutine()
+	rep.loadEnd = loadAverage()
 	return rep, nil
 }
 

@@ -30,12 +30,15 @@ func (r row) addedP50() time.Duration  { return r.proxy.p50 - r.direct.p50 }
 func (r row) addedP99() time.Duration  { return r.proxy.p99 - r.direct.p99 }
 
 type report struct {
-	opts       options
-	machine    string
-	proxyURL   string
-	started    time.Time
-	rows       []row
-	goroutines int
+	opts    options
+	machine string
+	// loadStart and loadEnd are /proc/loadavg around the runs: the
+	// machine may be shared, and a busy one explains noisy numbers.
+	loadStart, loadEnd string
+	proxyURL           string
+	started            time.Time
+	rows               []row
+	goroutines         int
 }
 
 // targetsMet reports whether the 1 KiB row (if measured) meets every target.
@@ -64,6 +67,9 @@ func (rep *report) write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "strangler-bench %s\n", rep.started.UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "machine: %s\n", rep.machine)
+	if rep.loadStart != "" {
+		fmt.Fprintf(w, "load:    %s before, %s after (1, 5, 15 min averages)\n", rep.loadStart, rep.loadEnd)
+	}
 	fmt.Fprintf(w, "setup:   upstream in the harness process; proxy: %s, %s;\n", where, log)
 	fmt.Fprintf(w, "         %d keep-alive clients, %s; all on 127.0.0.1\n\n", o.concurrency, run)
 
@@ -163,4 +169,17 @@ func describeMachine() string {
 		f.Close()
 	}
 	return fmt.Sprintf("%d CPUs (%s), %s/%s, %s, GOMAXPROCS %d", runtime.NumCPU(), model, runtime.GOOS, runtime.GOARCH, runtime.Version(), runtime.GOMAXPROCS(0))
+}
+
+// loadAverage is the first three fields of /proc/loadavg, or "".
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
