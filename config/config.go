@@ -69,8 +69,13 @@ type Store struct {
 
 // Upstreams are the two backends.
 type Upstreams struct {
+	// Legacy is the existing single-tenant service; it serves every
+	// request in legacy and shadow modes. Required.
 	Legacy Upstream `yaml:"legacy"`
-	New    Upstream `yaml:"new"`
+	// New is the multi-tenant service taking over; it serves canary and
+	// new modes and receives shadow copies. Optional until it exists:
+	// without it every request is served by legacy.
+	New Upstream `yaml:"new"`
 }
 
 // Upstream is one backend.
@@ -122,9 +127,16 @@ type JWTIssuer struct {
 
 // Claims maps tenant attributes to dotted claim paths.
 type Claims struct {
+	// Subject identifies the user (external_subject). Default "sub".
 	Subject string `yaml:"subject"`
-	Email   string `yaml:"email"`
-	Org     string `yaml:"org"`
+	// Email of the user, used for just-in-time users. Default "email".
+	Email string `yaml:"email"`
+	// Org is the org chosen by the token. Default "app_metadata.org_id":
+	// app_metadata is writable by the server only, user_metadata by the
+	// user, so authorization data must never come from the latter.
+	Org string `yaml:"org"`
+	// Project is the project chosen by the token. Default
+	// "app_metadata.project_id".
 	Project string `yaml:"project"`
 }
 
@@ -136,24 +148,38 @@ type APIKeys struct {
 
 // Issuer configures the built-in identity endpoints.
 type Issuer struct {
-	Enabled bool   `yaml:"enabled"`
-	Issuer  string `yaml:"issuer"`
+	// Enabled serves /auth/* and /.well-known/jwks.json on the public
+	// listener. Off by default: exposing sign-up is a decision.
+	Enabled bool `yaml:"enabled"`
+	// Issuer is the iss of issued tokens; it must differ from every
+	// external issuer so tokens cannot be confused. Default
+	// "https://strangler.local".
+	Issuer string `yaml:"issuer"`
 	// SigningKeyFile is a PEM key (Ed25519 or ECDSA). Empty: a key is
 	// generated at start, which only suits the demo (tokens die with the
 	// process and replicas cannot verify each other's tokens).
-	SigningKeyFile string   `yaml:"signing_key_file"`
-	AccessTTL      Duration `yaml:"access_ttl"`
-	RefreshTTL     Duration `yaml:"refresh_ttl"`
+	SigningKeyFile string `yaml:"signing_key_file"`
+	// AccessTTL is the lifetime of access tokens, which cannot be revoked
+	// before they expire: keep it short. Default 15m, at most 24h.
+	AccessTTL Duration `yaml:"access_ttl"`
+	// RefreshTTL is the lifetime of refresh tokens (rotated on use,
+	// revocable). Default 720h.
+	RefreshTTL Duration `yaml:"refresh_ttl"`
 }
 
 // Tenancy configures tenant resolution.
 type Tenancy struct {
-	OrgHeader     string `yaml:"org_header"`
+	// OrgHeader carries the org (id or slug) a client acts for; the caller
+	// must be a member. Default X-Organization-ID. Never an X-Tenant-*
+	// header: those are stripped from every request.
+	OrgHeader string `yaml:"org_header"`
+	// ProjectHeader carries the project (id or slug). Default X-Project-ID.
 	ProjectHeader string `yaml:"project_header"`
 	// DefaultOrg is the slug of the org owning all pre-migration data; it
 	// serves anonymous callers and users with no membership.
 	DefaultOrg string `yaml:"default_org"`
-	// Roles maps each role to its permissions.
+	// Roles maps each role (viewer, member, admin, owner) to its
+	// permissions. A role left out keeps its default permissions.
 	Roles map[string][]string `yaml:"roles"`
 }
 
@@ -180,9 +206,14 @@ type RouteShadow struct {
 	SampleRate *float64 `yaml:"sample_rate"`
 	// UnsafeMethods shadows POST/PUT/PATCH/DELETE too. Only when the other
 	// backend honours X-Shadow-Request without side effects.
-	UnsafeMethods   bool     `yaml:"unsafe_methods"`
-	IgnorePaths     []string `yaml:"ignore_paths"`
-	IgnoreHeaders   []string `yaml:"ignore_headers"`
+	UnsafeMethods bool `yaml:"unsafe_methods"`
+	// IgnorePaths are JSON paths ($.a.b, [n], [*]) whose values are not
+	// compared: ids, timestamps, generated text.
+	IgnorePaths []string `yaml:"ignore_paths"`
+	// IgnoreHeaders are response headers not compared (Date always
+	// differs).
+	IgnoreHeaders []string `yaml:"ignore_headers"`
+	// UnorderedArrays are JSON paths of arrays compared as multisets.
 	UnorderedArrays []string `yaml:"unordered_arrays"`
 }
 
@@ -196,22 +227,43 @@ type Flags struct {
 
 // Shadow configures the comparison engine.
 type Shadow struct {
-	Workers       int       `yaml:"workers"`
-	QueueSize     int       `yaml:"queue_size"`
-	MaxBodyBytes  Size      `yaml:"max_body_bytes"`
-	Timeout       Duration  `yaml:"timeout"`
-	NoiseProbe    bool      `yaml:"noise_probe"`
-	RedactHeaders []string  `yaml:"redact_headers"`
-	RedactFields  []string  `yaml:"redact_fields"`
-	Retention     Duration  `yaml:"retention"`
-	Readiness     Readiness `yaml:"readiness"`
+	// Workers send shadow copies and compare. Default 8.
+	Workers int `yaml:"workers"`
+	// QueueSize bounds waiting comparisons; a full queue drops (and
+	// counts) new ones instead of slowing clients. Default 4096.
+	QueueSize int `yaml:"queue_size"`
+	// MaxBodyBytes caps the bodies teed for comparison; larger exchanges
+	// are not shadowed (counted). Default 1MiB.
+	MaxBodyBytes Size `yaml:"max_body_bytes"`
+	// Timeout bounds the shadow backend's answer. Default 10s.
+	Timeout Duration `yaml:"timeout"`
+	// NoiseProbe sends the request to the serving backend a second time to
+	// learn fields that differ by themselves. Doubles that backend's load
+	// for shadowed requests, so off by default.
+	NoiseProbe bool `yaml:"noise_probe"`
+	// RedactHeaders are replaced in stored exemplars: credentials never
+	// reach the shadow store.
+	RedactHeaders []string `yaml:"redact_headers"`
+	// RedactFields are JSON field names replaced in stored exemplars.
+	RedactFields []string `yaml:"redact_fields"`
+	// Retention is how long results and exemplars (copies of user data)
+	// are kept. Default 168h.
+	Retention Duration `yaml:"retention"`
+	// Readiness are the thresholds of the promotion verdict.
+	Readiness Readiness `yaml:"readiness"`
 }
 
 // Readiness are the thresholds of the promotion verdict.
 type Readiness struct {
-	MinComparisons int     `yaml:"min_comparisons"`
-	MinMatchRate   float64 `yaml:"min_match_rate"`
-	MaxErrorRate   float64 `yaml:"max_error_rate"`
+	// MinComparisons: fewer comparisons than this are NOT READY, so rare
+	// paths get exercised first. Default 1000.
+	MinComparisons int `yaml:"min_comparisons"`
+	// MinMatchRate in [0,1]: share of comparisons that must match.
+	// Default 0.999.
+	MinMatchRate float64 `yaml:"min_match_rate"`
+	// MaxErrorRate in [0,1]: share of shadow requests the candidate may
+	// fail (5xx, timeout). Default 0.001.
+	MaxErrorRate float64 `yaml:"max_error_rate"`
 }
 
 // Admin configures the admin API.
