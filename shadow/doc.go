@@ -19,18 +19,22 @@
 //     other backend with X-Shadow-Request: true, a detached context and its
 //     own timeout, reads at most max_body_bytes+1 of the answer, compares and
 //     records.
-//   - Compare (diff.go, jsondiff.go, rules.go, path.go, number.go, decode.go,
-//     noise.go): status, headers outside ignore_headers, bodies decoded per
-//     Content-Encoding (Diffy#93 compared gzip bytes), JSON structurally with
-//     numbers compared as exact decimals, ignore_paths and unordered_arrays
-//     rules, learned noise.
+//   - Compare (diff.go, jsondiff.go, jsonparse.go, rules.go, path.go,
+//     number.go, decode.go, noise.go): status, headers outside
+//     ignore_headers (Date, X-Request-Id, Content-Length and hop-by-hop
+//     headers are never compared), bodies decoded per Content-Encoding
+//     (Diffy#93 compared gzip bytes), JSON structurally with numbers compared
+//     as exact decimals, ignore_paths and unordered_arrays rules, learned
+//     noise; other bodies byte for byte.
 //   - Record (result.go, fingerprint.go, redact.go, recorder.go, aggregate.go,
 //     store*.go, retention.go): each result has an outcome (match, diff,
 //     candidate_error, dropped); a diff's fingerprint names its diff class. A
-//     batching recorder aggregates results into hourly rollups per
-//     org × route (counts per outcome, latency histograms of both backends),
-//     class counts and a few redacted exemplars per class per day, and
-//     writes them to a Store (memory or PostgreSQL).
+//     batching recorder aggregates results into hourly (and, in PostgreSQL,
+//     daily) rollups per org × route (counts per outcome, latency histograms
+//     of both backends), class counts per org × hour and a few redacted
+//     exemplars per class per day, and writes them to a Store (memory or
+//     PostgreSQL). Raw results are not stored: every report is answered
+//     from these aggregates.
 //
 // Orientation: in every Difference, class and exemplar, "primary" is the
 // legacy backend (the reference being replaced) and "candidate" the new one,
@@ -59,6 +63,10 @@
 //	      ignore_paths: ["$.generated_at", "$.items[*].id", "$..updated_at"]
 //	      ignore_headers: [Date, X-Request-ID]
 //	      unordered_arrays: ["$.tags"]
+//
+// Wiring on the serving path (see Tap): Engine.Wants (no allocation) →
+// Engine.Tap before forwarding → Tap.CaptureResponse in
+// ReverseProxy.ModifyResponse → deferred Tap.Finish.
 //
 // Shared state: an Engine is safe for concurrent use. Between requests it
 // shares only the buffer pool, the bounded queue, the learned noise (read by
