@@ -89,6 +89,7 @@ func (b *backend) rewrite(pr *httputil.ProxyRequest) {
 	out.Trailer = pr.In.Trailer
 	setForwardedHeaders(pr, st)
 	stripReservedHeaders(out.Header)
+	stripReservedTrailers(out)
 	if st != nil {
 		st.idHdr[0] = st.id
 		out.Header[headerRequestID] = st.idHdr[:]

@@ -147,6 +147,10 @@ func (a *APIKeyAuthenticator) lookup(ctx context.Context, prefix string, nowT ti
 	}
 	rec, err := c.keyFlight.do(ctx, prefix, func(ctx context.Context) (*keyRecord, error) {
 		epoch := c.epoch.Load()
+		// A flight that finished between our miss and this one filled it.
+		if rec, ok := c.keys.get(prefix, a.now().UnixNano()); ok {
+			return rec, nil
+		}
 		k, err := a.store.GetAPIKeyByPrefix(ctx, prefix)
 		t := a.now()
 		if errors.Is(err, ErrNotFound) {
