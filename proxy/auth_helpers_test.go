@@ -29,11 +29,11 @@ import (
 // and a seeded store (memory or PostgreSQL as strangler_app).
 
 const (
-	authSecret    = "super-secret-jwt-token-with-at-least-32-characters-long"
-	authSupabaseIss   = "https://abcdefghijklmnop.supabase.co/auth/v1"
-	authESIss         = "https://es.example/auth/v1"
-	authBuiltinIss    = "https://strangler.local"
-	authOrgHeader = "X-Organization-Id"
+	authSecret      = "super-secret-jwt-token-with-at-least-32-characters-long"
+	authSupabaseIss = "https://abcdefghijklmnop.supabase.co/auth/v1"
+	authESIss       = "https://es.example/auth/v1"
+	authBuiltinIss  = "https://strangler.local"
+	authOrgHeader   = "X-Organization-Id"
 )
 
 // authRequest is what the upstream saw.
@@ -350,7 +350,9 @@ func authErrorCode(t testing.TB, body string) string {
 	return e.Error.Code
 }
 
-func authBearer(tok string) map[string][]string { return map[string][]string{"Authorization": {"Bearer " + tok}} }
+func authBearer(tok string) map[string][]string {
+	return map[string][]string{"Authorization": {"Bearer " + tok}}
+}
 
 func authKey(k string) map[string][]string { return map[string][]string{"X-Api-Key": {k}} }
 
