@@ -25,7 +25,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -199,7 +198,6 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 		}
 		rep.rows = append(rep.rows, row{size: size, direct: pair[0], proxy: pair[1]})
 	}
-	rep.goroutines = runtime.NumGoroutine()
 	rep.loadEnd = loadAverage()
 	return rep, nil
 }

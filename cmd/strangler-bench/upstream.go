@@ -51,9 +51,12 @@ func startUpstream(sizes []int) (*upstream, error) {
 
 func (u *upstream) path(size int) string { return "/bytes/" + strconv.Itoa(size) }
 
-func (u *upstream) close() {
+// close stops the upstream; an error other than the closing itself means
+// the measurements ran against a failing server.
+func (u *upstream) close() error {
 	_ = u.srv.Close()
 	if err := <-u.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Println("upstream:", err)
+		return fmt.Errorf("upstream: %w", err)
 	}
+	return nil
 }
