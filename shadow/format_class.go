@@ -40,9 +40,9 @@ func WriteClassText(w io.Writer, v ClassView, opts ClassTextOptions) error {
 	if c.Status == StatusAcknowledged {
 		status = "ACKNOWLEDGED"
 	}
-	fmt.Fprintf(bw, "diff class %s  route %s  %s\n", c.Fingerprint, c.Route, status)
-	fmt.Fprintf(bw, "  %s diffs in retained hours (%s since first seen); first seen %s, last seen %s\n",
-		count(c.Count), count(c.Total), timeText(c.FirstSeen), timeText(c.LastSeen))
+	fmt.Fprintf(bw, "diff class %s  route %s  %s\n", visible(c.Fingerprint), visible(c.Route), status)
+	fmt.Fprintf(bw, "  %s in retained hours (%s since first seen); first seen %s, last seen %s\n",
+		counted(c.Count, "diff", "diffs"), count(c.Total), timeText(c.FirstSeen), timeText(c.LastSeen))
 	if c.Status == StatusAcknowledged {
 		fmt.Fprintf(bw, "  acknowledged by %s at %s: %s\n", visible(c.AckBy), timeText(c.AckAt), visible(flat(c.AckNote)))
 	}
@@ -56,12 +56,12 @@ func WriteClassText(w io.Writer, v ClassView, opts ClassTextOptions) error {
 	fmt.Fprintf(bw, "  orgs affected: %s\n", strings.Join(orgs, ", "))
 	fmt.Fprintf(bw, "  differs at:\n")
 	for _, pk := range c.Pattern {
-		fmt.Fprintf(bw, "    %c %s %s\n", markOf(pk.Kind), visible(pk.Path), pk.Kind)
+		fmt.Fprintf(bw, "    %c %s %s\n", markOf(pk.Kind), visible(pk.Path), visible(string(pk.Kind)))
 	}
 	if len(v.Noise) == 0 {
-		fmt.Fprintf(bw, "  noise learned for route %s: none\n", c.Route)
+		fmt.Fprintf(bw, "  noise learned for route %s: none\n", visible(c.Route))
 	} else {
-		fmt.Fprintf(bw, "  noise learned for route %s (not counted as differences):\n", c.Route)
+		fmt.Fprintf(bw, "  noise learned for route %s (not counted as differences):\n", visible(c.Route))
 		for _, n := range v.Noise {
 			fmt.Fprintf(bw, "    %s (seen %s times, last %s)\n", visible(n.Path), count(n.Count), timeText(n.LastSeen))
 		}
@@ -77,7 +77,7 @@ func WriteClassText(w io.Writer, v ClassView, opts ClassTextOptions) error {
 }
 
 func writeExemplar(w *bufio.Writer, ex Exemplar, i, n int, slugs map[string]string, opts ClassTextOptions) {
-	fmt.Fprintf(w, "exemplar %d of %d: %s, org %s, served by %s\n", i+1, n, timeText(ex.At), orgLabel(ex.OrgID, slugs[ex.OrgID]), ex.Serving)
+	fmt.Fprintf(w, "exemplar %d of %d: %s, org %s, served by %s\n", i+1, n, timeText(ex.At), orgLabel(ex.OrgID, slugs[ex.OrgID]), visible(string(ex.Serving)))
 	target := ex.Request.Path
 	if ex.Request.Query != "" {
 		target += "?" + ex.Request.Query
@@ -107,7 +107,7 @@ func writeExemplar(w *bufio.Writer, ex Exemplar, i, n int, slugs map[string]stri
 	hrows, same := headerRows(ex.Primary.Header, ex.Candidate.Header, ex.Differences)
 	rows = append(rows, hrows...)
 	if same > 0 {
-		rows = append(rows, sbsRow{markSame, fmt.Sprintf("(%d identical headers)", same), ""})
+		rows = append(rows, sbsRow{markSame, "(" + counted(int64(same), "identical header", "identical headers") + ")", ""})
 	}
 	writeRows(w, rows, opts.Width)
 	fmt.Fprintln(w)
@@ -128,7 +128,7 @@ func writeExemplar(w *bufio.Writer, ex Exemplar, i, n int, slugs map[string]stri
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  \tPATH\tKIND\tLEGACY\tNEW")
 	for _, d := range ex.Differences {
-		fmt.Fprintf(tw, "  %c\t%s\t%s\t%s\t%s\n", markOf(d.Kind), visible(d.Path), d.Kind,
+		fmt.Fprintf(tw, "  %c\t%s\t%s\t%s\t%s\n", markOf(d.Kind), visible(d.Path), visible(string(d.Kind)),
 			rawText(d.Primary, opts.Width), rawText(d.Candidate, opts.Width))
 	}
 	_ = tw.Flush()

@@ -16,11 +16,11 @@ func WriteReportMarkdown(w io.Writer, rep PromotionReport) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "### Shadow report %s\n\n", periodText(rep))
 	if len(rep.Entries) == 0 {
-		fmt.Fprintf(bw, "No comparisons recorded%s in this period.\n\n", mdText(scopeText(rep)))
+		fmt.Fprintf(bw, "No comparisons recorded%s in this period.\n\n", mdScope(rep))
 		fmt.Fprintf(bw, "_Ready when: %s._\n", thresholdsText(rep.Thresholds, "≥", "≤"))
 		return bw.Flush()
 	}
-	fmt.Fprintf(bw, "**%d of %d READY**%s. Ready when: %s.\n\n", rep.Ready, len(rep.Entries), mdText(scopeText(rep)),
+	fmt.Fprintf(bw, "**%d of %d READY**%s. Ready when: %s.\n\n", rep.Ready, len(rep.Entries), mdScope(rep),
 		thresholdsText(rep.Thresholds, "≥", "≤"))
 
 	withMode := hasModes(rep)
@@ -68,13 +68,22 @@ func WriteReportMarkdown(w io.Writer, rep PromotionReport) error {
 			if c.Status == StatusAcknowledged {
 				st = "acknowledged by " + mdText(c.AckBy) + ": " + mdText(clip(flat(c.AckNote), 80))
 			}
-			fmt.Fprintf(bw, "| `%s` | %s | %s | %s | %d | %s |\n", c.Fingerprint, mdText(c.Route), st, count(c.Count), c.Orgs,
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %d | %s |\n", mdCode(c.Fingerprint), mdText(c.Route), st, count(c.Count), c.Orgs,
 				patternText(c, mdCode))
 		}
 	}
 	fmt.Fprintf(bw, "\n<sub>Generated %s by <code>strangler diffs report</code>; inspect a class with <code>strangler diffs show FINGERPRINT</code>.</sub>\n",
 		timeText(rep.GeneratedAt))
 	return bw.Flush()
+}
+
+// mdScope is scopeText escaped, with its leading space.
+func mdScope(rep PromotionReport) string {
+	s := scopeText(rep)
+	if s == "" {
+		return ""
+	}
+	return " " + mdText(s)
 }
 
 func mdLatency(l LatencyStats) string {

@@ -26,6 +26,14 @@ func count(n int64) string {
 	return string(out)
 }
 
+// counted formats a count with its noun: "1 diff", "1,234 diffs".
+func counted(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return count(n) + " " + many
+}
+
 // percent formats a rate as a percentage with two decimals, with more
 // where two would round a rate that is not 0 or 1 to "0.00%" or "100.00%":
 // a report must never show a perfect score that is not one.

@@ -69,7 +69,7 @@ func writeBriefs(w io.Writer, indent string, cs []ClassBrief, withOrgs bool) {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, c := range cs {
-		row := indent + c.Fingerprint + "\t" + visible(c.Route) + "\t" + statusText(c) + "\t" + count(c.Count) + " diffs\t"
+		row := indent + visible(c.Fingerprint) + "\t" + visible(c.Route) + "\t" + statusText(c) + "\t" + counted(c.Count, "diff", "diffs") + "\t"
 		if withOrgs {
 			row += plural(c.Orgs, "org") + "\t"
 		}
@@ -90,7 +90,7 @@ func statusText(c ClassBrief) string {
 func patternText(c ClassBrief, code func(string) string) string {
 	parts := make([]string, 0, len(c.Pattern)+1)
 	for _, pk := range c.Pattern {
-		parts = append(parts, code(pk.Path)+" "+string(pk.Kind))
+		parts = append(parts, code(pk.Path)+" "+visible(string(pk.Kind)))
 	}
 	if more := c.PatternSize - len(c.Pattern); more > 0 {
 		parts = append(parts, fmt.Sprintf("+%d more", more))
@@ -191,7 +191,7 @@ func WriteClassListTable(w io.Writer, l ClassList) error {
 		if c.Status == StatusAcknowledged {
 			st = "acknowledged"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.Fingerprint, visible(c.Route), st, count(c.Count), len(c.Orgs),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", visible(c.Fingerprint), visible(c.Route), st, count(c.Count), len(c.Orgs),
 			timeText(c.LastSeen), patternText(b, func(s string) string { return visible(s) }))
 	}
 	if err := tw.Flush(); err != nil {

@@ -102,8 +102,12 @@ func (t Thresholds) Judge(c Counts, open []OpenClass) (Verdict, []VerdictReason)
 	var reasons []VerdictReason
 	n := c.Comparisons()
 	if n < t.MinComparisons {
+		have := counted(n, "comparison", "comparisons")
+		if n == 0 {
+			have = "no comparison yet"
+		}
 		reasons = append(reasons, VerdictReason{Code: CodeTooFewComparisons,
-			Message: fmt.Sprintf("%s comparisons; at least %s are needed", count(n), count(t.MinComparisons))})
+			Message: fmt.Sprintf("%s; at least %s are needed", have, count(t.MinComparisons))})
 	}
 	if n > 0 {
 		if mr := float64(c.Match) / float64(n); mr < t.MinMatchRate {
@@ -143,10 +147,10 @@ func nonMatches(c Counts) string {
 	n := c.Comparisons()
 	parts := make([]string, 0, 3)
 	if c.Diff > 0 {
-		parts = append(parts, count(c.Diff)+" diffs")
+		parts = append(parts, counted(c.Diff, "diff", "diffs"))
 	}
 	if c.CandidateError > 0 {
-		parts = append(parts, count(c.CandidateError)+" candidate errors")
+		parts = append(parts, counted(c.CandidateError, "candidate error", "candidate errors"))
 	}
 	if c.Dropped > 0 {
 		parts = append(parts, count(c.Dropped)+" dropped")

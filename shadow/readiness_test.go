@@ -75,7 +75,7 @@ func TestJudgeMessages(t *testing.T) {
 	})
 	require.Len(t, rs, 4)
 	assert.Equal(t, "412 comparisons; at least 1,000 are needed", rs[0].Message)
-	assert.Equal(t, "match rate 97.09% is below 99.90% (8 diffs, 1 candidate errors, 3 dropped of 412 comparisons)", rs[1].Message)
+	assert.Equal(t, "match rate 97.09% is below 99.90% (8 diffs, 1 candidate error, 3 dropped of 412 comparisons)", rs[1].Message)
 	assert.Equal(t, "candidate error rate 0.24% is above 0.10% (1 of 412 comparisons failed)", rs[2].Message)
 	assert.Equal(t, "5 open diff classes: aaaaaaaaaaaaaaaa (5), bbbbbbbbbbbbbbbb (4), cccccccccccccccc (3), 2 more; fix or acknowledge them", rs[3].Message)
 

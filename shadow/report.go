@@ -98,8 +98,8 @@ type RouteReport struct {
 	AcknowledgedClasses int `json:"acknowledged_classes"`
 	// TopClasses lists the most frequent classes, open ones first; Count is
 	// this org's count.
-	TopClasses []ClassBrief     `json:"top_classes"`
-	Verdict    Verdict          `json:"verdict"`
+	TopClasses []ClassBrief    `json:"top_classes"`
+	Verdict    Verdict         `json:"verdict"`
 	Reasons    []VerdictReason `json:"reasons"`
 }
 
