@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -256,4 +257,53 @@ func TestLastUsedCoalescesPerInterval(t *testing.T) {
 	w.touch(r, clock.Now())
 	assert.Len(t, w.queue, 2)
 	require.NoError(t, w.close(context.Background()))
+}
+
+// FuzzAPIKeyCredential: whatever the key header and Authorization carry,
+// the API-key authenticator answers "no credentials", "invalid" or the
+// principal of the exact key presented — never another key's, never a
+// panic.
+func FuzzAPIKeyCredential(f *testing.F) {
+	fx := newAuthFixture(f, NewMemoryStore())
+	good := fx.seed.keys["acme-member"]
+	for _, seed := range [][2]string{
+		{good, ""}, {"", "Bearer " + good}, {good, "Bearer " + good}, {good, "Basic x"},
+		{good[:len(good)-1], ""}, {"", "Bearer sk_"}, {"", "Bearer "}, {"", "bearer  " + good},
+		{replaceSecret(good), ""}, {"sk_live_", ""}, {"\x00", "Bearer \xff"}, {good + good, ""},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	keysByPlain := map[string]string{}
+	for name, k := range fx.seed.keys {
+		keysByPlain[k] = fx.seed.keyIDs[name]
+	}
+	auth := fx.stack.chain[0]
+	f.Fuzz(func(t *testing.T, keyHdr, authz string) {
+		hdrs := map[string][]string{}
+		if keyHdr != "" {
+			hdrs["X-Api-Key"] = []string{keyHdr}
+		}
+		if authz != "" {
+			hdrs["Authorization"] = []string{authz}
+		}
+		p, err := auth.Authenticate(context.Background(), request(hdrs))
+		switch {
+		case err == nil:
+			require.NotNil(t, p)
+			require.Equal(t, PrincipalAPIKey, p.Kind)
+			presented := strings.Trim(keyHdr, " \t")
+			if presented == "" {
+				presented, _, _ = strings.Cut(strings.TrimLeft(authz[len("bearer"):], " \t"), " ")
+				presented = strings.Trim(presented, " \t")
+			}
+			require.Equal(t, keysByPlain[presented], p.Key.ID, "the principal is the presented key's")
+			require.NotEqual(t, fx.seed.keyIDs["acme-revoked"], p.Key.ID)
+			require.NotEqual(t, fx.seed.keyIDs["acme-expired"], p.Key.ID)
+		case errors.Is(err, ErrNoCredentials):
+			require.Nil(t, p)
+		default:
+			require.ErrorIs(t, err, ErrInvalidCredentials)
+			require.Nil(t, p)
+		}
+	})
 }

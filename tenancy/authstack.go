@@ -278,6 +278,11 @@ func (s *AuthStack) MintAssertion(ctx context.Context, tc TenantContext) (string
 func (s *AuthStack) OrgHeader() string     { return s.orgHeader }
 func (s *AuthStack) ProjectHeader() string { return s.projectHeader }
 
+// ChangeFeedLive reports whether the store's change feed is delivering
+// (readiness, tests): while it is not, cached entries live at most
+// CacheOptions.DownTTL.
+func (s *AuthStack) ChangeFeedLive() bool { return s.caches.live.Load() }
+
 // Signer returns the built-in issuer's signer (assertions, JWKS).
 func (s *AuthStack) Signer() *Signer { return s.signer }
 
