@@ -5,9 +5,11 @@
 // It starts an upstream HTTP server in this process (answers of 1 KiB and
 // 1 MiB with Content-Length, keep-alive), then the proxy in front of it —
 // by default the real `strangler serve` binary as a separate process (see
-// proxyMode for why) — and for each response size runs the upstream
-// directly, then through the proxy, each for a fixed duration (or request
-// count) with a fixed number of concurrent keep-alive clients. It prints
+// proxyMode for why) — and for each response size drives the upstream
+// directly and through the proxy for a fixed duration (or request count)
+// each, with a fixed number of concurrent keep-alive clients. The runs are
+// cut into slices that alternate (direct, proxy, proxy, direct, ...) so
+// that load from elsewhere on a shared machine falls on both alike. It prints
 // requests/s, p50, p99 and bytes/s of each, the proxy/direct ratios and
 // the latency the proxy adds, and checks the targets for 1 KiB answers.
 //
@@ -37,6 +39,7 @@ type options struct {
 	duration    time.Duration
 	requests    int
 	warmup      time.Duration
+	rounds      int
 	sizes       []int
 	proxy       proxyMode
 	binary      string
@@ -100,7 +103,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent keep-alive clients")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each run (direct or proxy, per size)")
 	fs.IntVar(&o.requests, "requests", 0, "requests per run instead of -duration (0: use -duration)")
-	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up before each run")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up of each target before its runs")
+	fs.IntVar(&o.rounds, "rounds", 5, "slices each run is cut into, direct and proxy alternating (A B, B A, ...)")
 	sizes := fs.String("sizes", "1KiB,1MiB", "response sizes, comma-separated (B, KiB, MiB)")
 	mode := fs.String("proxy", string(proxyProcess), "where the proxy runs: process (the strangler binary) or inprocess")
 	fs.StringVar(&o.binary, "strangler", "", "prebuilt strangler binary for -proxy process (default: go build)")
@@ -124,6 +128,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-requests must be 0..%d, got %d", maxRequests, o.requests)
 	case o.requests == 0 && (o.duration <= 0 || o.duration > maxDuration):
 		return o, fmt.Errorf("-duration must be above 0 and at most %s, got %s", maxDuration, o.duration)
+	case o.rounds < 1 || o.rounds > 100:
+		return o, fmt.Errorf("-rounds must be 1..100, got %d", o.rounds)
+	case o.requests > 0 && o.requests < o.rounds:
+		return o, fmt.Errorf("-requests must be at least -rounds (%d), got %d", o.rounds, o.requests)
 	case o.warmup < 0 || o.warmup > maxDuration:
 		return o, fmt.Errorf("-warmup must be 0..%s, got %s", maxDuration, o.warmup)
 	}
@@ -183,20 +191,16 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 		started:   time.Now(),
 	}
 	for _, size := range o.sizes {
-		path := up.path(size)
-		var pair [2]result
-		for i, target := range []struct {
-			name, base string
-			cpu        func() (time.Duration, bool)
-		}{{"direct", up.url, nil}, {"proxy", px.url, px.cpu}} {
-			fmt.Fprintf(progress, "running %s %s: %s\n", formatSize(size), target.name, o.describeRun())
-			res, err := drive(ctx, target.base+path, size, o, target.cpu)
-			if err != nil {
-				return nil, fmt.Errorf("%s %s: %w", formatSize(size), target.name, err)
-			}
-			pair[i] = res
+		fmt.Fprintf(progress, "running %s: direct and proxy, %s\n", formatSize(size), o.describeRun())
+		direct := newTarget("direct", up.url, o.concurrency, nil)
+		proxied := newTarget("proxy", px.url, o.concurrency, px.cpu)
+		d, p, err := compare(ctx, direct, proxied, up.path(size), size, o)
+		direct.close()
+		proxied.close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", formatSize(size), err)
 		}
-		rep.rows = append(rep.rows, row{size: size, direct: pair[0], proxy: pair[1]})
+		rep.rows = append(rep.rows, row{size: size, direct: d, proxy: p})
 	}
 	rep.loadEnd = loadAverage()
 	return rep, nil
@@ -204,7 +208,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 
 func (o options) describeRun() string {
 	if o.requests > 0 {
-		return fmt.Sprintf("%d requests, %d clients", o.requests, o.concurrency)
+		return fmt.Sprintf("%d requests each in %d alternating slices, %d clients", o.requests, o.rounds, o.concurrency)
 	}
-	return fmt.Sprintf("%s, %d clients", o.duration, o.concurrency)
+	return fmt.Sprintf("%s each in %d alternating slices, %d clients", o.duration, o.rounds, o.concurrency)
 }

@@ -21,29 +21,39 @@ func TestHarnessSmoke(t *testing.T) {
 	code := run([]string{"-proxy", "inprocess", "-concurrency", "4", "-requests", "200", "-warmup", "0s", "-sizes", "1KiB,64KiB"}, &out, &progress)
 	require.Equal(t, 0, code, "stderr: %s", progress.String())
 	report := out.String()
-	for _, want := range []string{"machine: ", "proxy: proxy.Server in the harness process", "4 keep-alive clients, 200 requests per run",
+	for _, want := range []string{"machine: ", "proxy: proxy.Server in the harness process", "4 keep-alive clients, 200 requests per target in 5 alternating slices",
 		"1KiB  direct", "1KiB   proxy", "64KiB  direct", "64KiB   proxy", "1KiB  proxy/direct: throughput", "targets (1KiB): added p50"} {
 		assert.Contains(t, report, want)
 	}
 	assert.NotContains(t, report, "first error")
 }
 
-func TestDriveCountsExactly(t *testing.T) {
+func TestCompareCountsExactlyAndAlternates(t *testing.T) {
 	up, err := startUpstream([]int{100})
 	require.NoError(t, err)
 	defer up.close()
-	res, err := drive(context.Background(), up.url+up.path(100), 100, options{concurrency: 3, requests: 31}, nil)
+	a := newTarget("a", up.url, 3, nil)
+	b := newTarget("b", up.url, 3, nil)
+	defer a.close()
+	defer b.close()
+	ra, rb, err := compare(context.Background(), a, b, up.path(100), 100, options{concurrency: 3, requests: 31, rounds: 4})
 	require.NoError(t, err)
-	assert.Equal(t, 31, res.requests)
-	assert.Equal(t, int64(3100), res.bytes)
-	assert.Zero(t, res.errors)
-	assert.LessOrEqual(t, res.p50, res.p99)
+	for _, r := range []result{ra, rb} {
+		assert.Equal(t, 31, r.requests, "7+7+7+10 over four slices")
+		assert.Equal(t, int64(3100), r.bytes)
+		assert.Zero(t, r.errors)
+		assert.LessOrEqual(t, r.p50, r.p99)
+		assert.Positive(t, r.elapsed)
+	}
 
 	// A wrong size is an error, not a measurement.
-	res, err = drive(context.Background(), up.url+up.path(100), 99, options{concurrency: 1, requests: 3}, nil)
-	require.Error(t, err)
-	assert.Equal(t, 3, res.errors)
-	assert.Contains(t, err.Error(), "got 100 bytes, want 99")
+	s, err := measure(context.Background(), a, up.path(100), 99, 1, slice{requests: 3})
+	require.NoError(t, err)
+	assert.Equal(t, 3, s.errors)
+	assert.Empty(t, s.lat)
+	assert.Equal(t, "got 100 bytes, want 99", s.firstErr)
+	_, _, err = compare(context.Background(), a, b, up.path(100), 99, options{concurrency: 1, requests: 2, rounds: 1})
+	require.ErrorContains(t, err, "no request succeeded: got 100 bytes, want 99")
 }
 
 func TestPercentile(t *testing.T) {
@@ -66,6 +76,8 @@ func TestFlags(t *testing.T) {
 		{[]string{"-concurrency", "0"}, "-concurrency must be 1..1024"},
 		{[]string{"-duration", "1h"}, "-duration must be above 0 and at most 5m0s"},
 		{[]string{"-requests", "-1"}, "-requests must be 0..10000000"},
+		{[]string{"-rounds", "0"}, "-rounds must be 1..100"},
+		{[]string{"-requests", "3", "-rounds", "5"}, "-requests must be at least -rounds (5), got 3"},
 		{[]string{"-proxy", "remote"}, "-proxy must be process or inprocess"},
 		{[]string{"-sizes", "1GiB"}, "-sizes: invalid size"},
 		{[]string{"-sizes", "x"}, "-sizes: invalid size"},

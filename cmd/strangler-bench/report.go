@@ -61,9 +61,9 @@ func (rep *report) write(w io.Writer) {
 	if !o.accessLog {
 		log = "access log off"
 	}
-	run := fmt.Sprintf("%s per run after %s warm-up", o.duration, o.warmup)
+	run := fmt.Sprintf("%s per target in %d alternating slices after %s warm-up", o.duration, o.rounds, o.warmup)
 	if o.requests > 0 {
-		run = fmt.Sprintf("%d requests per run after %s warm-up", o.requests, o.warmup)
+		run = fmt.Sprintf("%d requests per target in %d alternating slices after %s warm-up", o.requests, o.rounds, o.warmup)
 	}
 	fmt.Fprintf(w, "strangler-bench %s\n", rep.started.UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "machine: %s\n", rep.machine)
