@@ -63,6 +63,7 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
 		newTenantizeCmd(),
 		newFlagsCmd(),
 		newKillSwitchCmd(),
+		newDiffsCmd(),
 	)
 	return root
 }
