@@ -17,7 +17,7 @@ import (
 func BenchmarkRecorderPostgres(b *testing.B) {
 	_, appURL := pgtest.Migrated(b)
 	store := shadow.NewPostgresStore(pgtest.Pool(b, appURL), shadow.PostgresStoreOptions{})
-	rec := shadow.NewRecorder(store, shadow.RecorderOptions{BatchSize: 5000, MaxBuffered: 1 << 20}, nil, nil)
+	rec := shadow.NewRecorder(store, shadow.RecorderOptions{BatchSize: 5000, MaxBuffered: 1 << 20}, nil)
 	base := time.Now().UTC().Truncate(time.Hour).Add(-24 * time.Hour)
 	results := make([]shadow.Result, 100000)
 	for i := range results {

@@ -218,7 +218,7 @@ func NewEngine(opts Options) (*Engine, error) {
 		e.transport = newTransport(sc.Workers, e.timeout)
 		e.ownsTrans = true
 	}
-	e.rec = NewRecorder(opts.Store, opts.Recorder, e.log, m)
+	e.rec = newRecorder(opts.Store, opts.Recorder, e.log, m)
 	e.baseCtx, e.cancel = context.WithCancel(context.Background())
 	return e, nil
 }

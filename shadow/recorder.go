@@ -57,8 +57,14 @@ type Recorder struct {
 	flushMu sync.Mutex // one flush at a time
 }
 
-// NewRecorder builds a recorder; m may be nil (metrics not recorded).
-func NewRecorder(store Store, opts RecorderOptions, log *zap.Logger, m *metrics) *Recorder {
+// NewRecorder builds a standalone recorder (an Engine builds its own, with
+// metrics); log may be nil.
+func NewRecorder(store Store, opts RecorderOptions, log *zap.Logger) *Recorder {
+	return newRecorder(store, opts, log, nil)
+}
+
+// newRecorder builds a recorder; m may be nil (metrics not recorded).
+func newRecorder(store Store, opts RecorderOptions, log *zap.Logger, m *metrics) *Recorder {
 	opts.fill()
 	if log == nil {
 		log = zap.NewNop()

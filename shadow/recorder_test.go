@@ -51,7 +51,7 @@ func result(outcome Outcome) Result {
 
 func TestRecorderBatchesBySize(t *testing.T) {
 	store := &downStore{MemoryStore: NewMemoryStore(MemoryStoreOptions{})}
-	r := NewRecorder(store, RecorderOptions{BatchSize: 10, FlushInterval: time.Hour}, zap.NewNop(), testMetrics(t))
+	r := newRecorder(store, RecorderOptions{BatchSize: 10, FlushInterval: time.Hour}, zap.NewNop(), testMetrics(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
@@ -72,7 +72,7 @@ func TestRecorderBatchesBySize(t *testing.T) {
 
 func TestRecorderFlushesOnTime(t *testing.T) {
 	store := &downStore{MemoryStore: NewMemoryStore(MemoryStoreOptions{})}
-	r := NewRecorder(store, RecorderOptions{BatchSize: 1000, FlushInterval: 5 * time.Millisecond}, nil, nil)
+	r := NewRecorder(store, RecorderOptions{BatchSize: 1000, FlushInterval: 5 * time.Millisecond}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go r.Run(ctx)
@@ -86,7 +86,7 @@ func TestRecorderNeverBlocksAndCountsDrops(t *testing.T) {
 	store := &downStore{MemoryStore: NewMemoryStore(MemoryStoreOptions{}), block: make(chan struct{})}
 	store.down.Store(true)
 	m := testMetrics(t)
-	r := NewRecorder(store, RecorderOptions{BatchSize: 10, MaxBuffered: 100, FlushInterval: time.Millisecond, WriteTimeout: time.Hour}, nil, m)
+	r := newRecorder(store, RecorderOptions{BatchSize: 10, MaxBuffered: 100, FlushInterval: time.Millisecond, WriteTimeout: time.Hour}, nil, m)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
