@@ -393,26 +393,28 @@ func (rs *Resolver) orgByRef(ctx context.Context, ref string) (*orgRecord, error
 
 // orgByID returns the org, or nil when there is none.
 func (rs *Resolver) orgByID(ctx context.Context, id string) (*orgRecord, error) {
-	return rs.org(ctx, rs.caches.orgByID, id, func(ctx context.Context) (Org, error) { return rs.store.GetOrg(ctx, id) })
+	if o, ok := rs.caches.orgByID.get(id, rs.now().UnixNano()); ok {
+		return o, nil
+	}
+	return rs.loadOrg(ctx, rs.caches.orgByID, "i:"+id, id, rs.store.GetOrg)
 }
 
 // orgBySlug returns the org, or nil when there is none.
 func (rs *Resolver) orgBySlug(ctx context.Context, slug string) (*orgRecord, error) {
-	return rs.org(ctx, rs.caches.orgBySlg, slug, func(ctx context.Context) (Org, error) { return rs.store.GetOrgBySlug(ctx, slug) })
-}
-
-func (rs *Resolver) org(ctx context.Context, cache *authCache[string, *orgRecord], key string, load func(context.Context) (Org, error)) (*orgRecord, error) {
-	c := rs.caches
-	if o, ok := cache.get(key, rs.now().UnixNano()); ok {
+	if o, ok := rs.caches.orgBySlg.get(slug, rs.now().UnixNano()); ok {
 		return o, nil
 	}
-	flightKey := "s:" + key
-	if cache == c.orgByID {
-		flightKey = "i:" + key
-	}
+	return rs.loadOrg(ctx, rs.caches.orgBySlg, "s:"+slug, slug, rs.store.GetOrgBySlug)
+}
+
+// loadOrg reads an org missing from cache (by the key load takes) and
+// caches it under both its ID and its slug, or caches its absence.
+func (rs *Resolver) loadOrg(ctx context.Context, cache *authCache[string, *orgRecord], flightKey, key string,
+	load func(context.Context, string) (Org, error)) (*orgRecord, error) {
+	c := rs.caches
 	return c.orgFlight.do(ctx, flightKey, func(ctx context.Context) (*orgRecord, error) {
 		epoch := c.epoch.Load()
-		o, err := load(ctx)
+		o, err := load(ctx, key)
 		t := rs.now()
 		if errors.Is(err, ErrNotFound) {
 			cache.put(key, nil, t.UnixNano(), c.expiry(t, c.opts.NegativeTTL), epoch)
