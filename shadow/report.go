@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/7cycles-ai/strangler/config"
@@ -235,12 +236,28 @@ func (r *Reporter) build(ctx context.Context, f ReportFilter, orgs []OrgMode) (P
 		top = MaxTopClasses
 	}
 
-	sums, err := r.store.Summaries(ctx, RollupFilter{OrgID: f.OrgID, Route: f.Route, Since: f.Since, Until: f.Until})
+	// The two reads are independent: run them at once (PostgreSQL answers
+	// them on two connections, in about the time of the slower one).
+	var (
+		sums       []Summary
+		classes    []Class
+		sumErr     error
+		wg         sync.WaitGroup
+		rctx, stop = context.WithCancel(ctx)
+	)
+	defer stop()
+	wg.Go(func() {
+		sums, sumErr = r.store.Summaries(rctx, RollupFilter{OrgID: f.OrgID, Route: f.Route, Since: f.Since, Until: f.Until})
+		if sumErr != nil {
+			stop()
+		}
+	})
+	classes, err := r.store.Classes(rctx, ClassFilter{OrgID: f.OrgID, Route: f.Route, Since: f.Since, Until: f.Until})
 	if err != nil {
-		return PromotionReport{}, fmt.Errorf("shadow report: %w", err)
+		stop()
 	}
-	classes, err := r.store.Classes(ctx, ClassFilter{OrgID: f.OrgID, Route: f.Route, Since: f.Since, Until: f.Until})
-	if err != nil {
+	wg.Wait()
+	if err := cmp.Or(sumErr, err); err != nil {
 		return PromotionReport{}, fmt.Errorf("shadow report: %w", err)
 	}
 
