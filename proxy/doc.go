@@ -7,15 +7,17 @@
 //		Config:   cfg,      // *config.Config, defaults applied
 //		Logger:   logger,   // *zap.Logger
 //		Registry: registry, // nil: a new one, served at /metrics
-//		// Optional hooks; nil means anonymous callers, legacy mode.
+//		// Optional hooks; nil means anonymous callers, legacy mode, no shadowing.
 //		Authenticator: authn,
 //		Authorizer:    authz,
-//		ModeDecider:   flags,
+//		ModeDecider:   proxy.NewFlagsModeDecider(decider),  // *flags.Decider
+//		Shadower:      proxy.NewEngineShadower(engine),     // *shadow.Engine, started
 //	})
 //	srv.HandlePublic("POST /auth/login", loginHandler) // the proxy's own endpoints
 //	srv.HandleAdmin("/admin/api/", adminAPI)
 //	srv.AddReadyCheck("store", store.Ping)
 //	err = srv.Serve(ctx, publicListener, adminListener) // until ctx is done, then drains
+//	err = engine.Shutdown(drainCtx) // after Serve: in-flight requests hand over their copies as they end
 //
 // The relevant configuration (package config, SPEC §4):
 //
@@ -56,17 +58,36 @@
 //     upstreams.new, is served by legacy and counted
 //     (strangler_proxy_mode_fallbacks_total).
 //  7. Forward to the serving backend (legacy for legacy/shadow, new for
-//     canary/new), each with its own httputil.ReverseProxy and transport.
+//     canary/new), each with its own httputil.ReverseProxy and transport
+//     (modes.go):
+//     - shadow and canary: when a Shadower is set and the route allows the
+//     method (safe methods; others only with the route's
+//     shadow.unsafe_methods), the request body and the serving answer are
+//     teed while they stream, and handed to the Shadower once the client
+//     has been served — never waited for (shadowing.go);
+//     - canary and new: a request whose new-backend attempt fails before
+//     anything was written — connection refused, timeout, transport
+//     error, 502/503/504 — is served by legacy when retrying is harmless:
+//     safe methods on any of these failures, PUT and DELETE only when the
+//     connection failed, never other methods; the body is replayed from
+//     a bounded buffer, or as is when the new backend read none of it
+//     (fallback.go).
+//
+// Inbound X-Shadow-Request, in any spelling, is removed like X-Tenant-*: a
+// client must not be able to make the serving backend skip side effects.
+// The shadow copy carries X-Shadow-Request: true and the serving request's
+// X-Tenant-* headers, assertion included.
+//
+// With the flags package: NewFlagsModeDecider(decider) is the ModeDecider
+// (route.<name>, kill switch strangler-enabled: off → legacy, so nothing is
+// shadowed); NewEngineShadower(engine) is the Shadower over a
+// *shadow.Engine.
 //
 // Hooks report refusals by returning an *Error (or wrapping one, e.g.
 // ErrUnauthenticated, ErrForbidden, ErrOrgRequired); other errors become 500
 // "internal". Proxy-made errors are JSON:
 //
 //	{"error":{"code":"upstream_timeout","message":"...","request_id":"..."}}
-//
-// Later steps slot in between 6 and 7: the shadow tee wraps the serving
-// exchange, the canary fallback retries idempotent requests on the legacy
-// backend. Both backends are built at New.
 //
 // # Transparency
 //
@@ -117,7 +138,12 @@
 // class, outcome; never organization or user:
 // strangler_proxy_requests_total, strangler_proxy_request_duration_seconds,
 // strangler_proxy_response_bytes_total, strangler_proxy_requests_in_flight,
-// strangler_proxy_upgraded_connections, strangler_proxy_mode_fallbacks_total.
+// strangler_proxy_upgraded_connections, strangler_proxy_mode_fallbacks_total
+// (reasons invalid_mode, new_upstream_not_configured, and the fallbacks of
+// a failed new backend: connect, timeout, transport, status_502,
+// status_503, status_504), strangler_proxy_fallbacks_skipped_total (a
+// failure legacy did not take over: method, body_too_large,
+// body_unbuffered).
 // The admin listener serves /healthz (process up), /readyz (every check
 // registered with AddReadyCheck, 503 naming the failing ones, 503 "draining"
 // during shutdown) and /metrics.

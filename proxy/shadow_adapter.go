@@ -19,7 +19,10 @@ import (
 // included — plus X-Shadow-Request: true, and compare.
 //
 // The engine must be built with the same routes and backend URLs as the
-// proxy, and started (Engine.Start) before traffic.
+// proxy, started (Engine.Start) before traffic, and shut down after
+// Server.Serve has returned: requests still in flight during the drain hand
+// over their exchange when they end (after Shutdown they are counted as
+// dropped, reason shutdown).
 type EngineShadower struct {
 	e *shadow.Engine
 }
