@@ -55,6 +55,7 @@ type lastUsedWriter struct {
 	now      func() time.Time
 	log      *zap.Logger
 
+	queued  atomic.Uint64 // uses handed to the writer
 	dropped atomic.Uint64 // uses lost to a full queue
 	written atomic.Uint64 // key IDs written
 	failed  atomic.Uint64 // writes that failed
@@ -94,6 +95,7 @@ func (w *lastUsedWriter) touch(rec *keyRecord, now time.Time) {
 	}
 	select {
 	case w.queue <- rec.key.ID:
+		w.queued.Add(1)
 	default:
 		w.dropped.Add(1)
 	}
