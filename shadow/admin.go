@@ -398,8 +398,11 @@ func (h *adminHandler) setStatus(w http.ResponseWriter, r *http.Request, fp stri
 	for _, o := range c.Orgs {
 		ev.OrgIDs = append(ev.OrgIDs, o.OrgID)
 	}
-	h.opts.Logger.Info("shadow diff class "+map[bool]string{true: "acknowledged", false: "reopened"}[ack],
-		zap.String("actor", actor), zap.String("fingerprint", fp), zap.String("route", c.Route),
+	msg := "shadow diff class reopened"
+	if ack {
+		msg = "shadow diff class acknowledged"
+	}
+	h.opts.Logger.Info(msg, zap.String("actor", actor), zap.String("fingerprint", fp), zap.String("route", c.Route),
 		zap.String("before", string(ev.Before)), zap.String("note", note))
 	if h.opts.Audit != nil {
 		if err := h.opts.Audit(ctx, ev); err != nil {

@@ -293,3 +293,16 @@ func TestReporterThresholds(t *testing.T) {
 	assert.Equal(t, shadow.VerdictReady, m[entryKey{fxInitech, "search"}].Verdict)
 	assert.Equal(t, []shadow.VerdictCode{shadow.CodeOpenClasses}, codes(m[entryKey{fxGlobex, "qa"}].Reasons))
 }
+
+func TestReportStoreFailure(t *testing.T) {
+	stores(t, func(t *testing.T, s shadow.Store) {
+		seedFixture(t, s)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := fxReporter(t, s).Report(ctx, shadow.ReportFilter{})
+		require.Error(t, err)
+		assert.ErrorContains(t, err, "shadow report")
+		_, err = fxReporter(t, s).Rollout(ctx, "qa", []shadow.OrgMode{{OrgID: fxAcme, Mode: "shadow"}}, shadow.ReportFilter{})
+		require.Error(t, err)
+	})
+}
