@@ -158,9 +158,66 @@ func TestServeFailsWhenTheListenerIsTaken(t *testing.T) {
 server: { listen: "`+addr+`", admin_listen: "127.0.0.1:0" }
 upstreams: { legacy: { url: "http://127.0.0.1:1" } }
 `), 0o600))
-	start := time.Now()
 	r := runBinary(t, nil, "serve", "--config", cfgPath)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "strangler: serve: public listener: listen tcp "+addr+": bind: address already in use")
-	_ = start
+}
+
+// TestServeSecondSignalExitsAtOnce: while a drain waits on a request, a
+// second SIGTERM ends the process without waiting for the grace period.
+func TestServeSecondSignalExitsAtOnce(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	defer close(release)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer upstream.Close()
+
+	cfgPath := filepath.Join(t.TempDir(), "serve.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(`
+server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0", shutdown_grace: 10m }
+upstreams: { legacy: { url: "`+upstream.URL+`" } }
+`), 0o600))
+	cmd := exec.Command(binary(t), "serve", "--config", cfgPath)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill() }()
+	out := lines(t, stderr)
+	var seen []string
+	var listening struct{ Public, Admin string }
+	require.NoError(t, json.Unmarshal([]byte(waitLine(t, out, `"msg":"listening"`, &seen)), &listening))
+
+	go func() {
+		resp, err := http.Get("http://" + listening.Public + "/held")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-entered
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + listening.Admin + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	}, time.Minute, 10*time.Millisecond, "/readyz never reported draining")
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	for range out {
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "the second signal ends the process before the 10m grace")
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	require.True(t, ok)
+	assert.True(t, ws.Signaled(), "killed by the signal's default action")
+	assert.Equal(t, syscall.SIGTERM, ws.Signal())
 }
