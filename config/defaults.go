@@ -68,6 +68,8 @@ func Default() *Config {
 			},
 		},
 		Tenancy: Tenancy{
+			// The names SPEC §7 gives clients; not X-Tenant-*, which the
+			// proxy strips from every request.
 			OrgHeader:     "X-Organization-ID",
 			ProjectHeader: "X-Project-ID",
 			// The org that owns all pre-migration data: today's clients
