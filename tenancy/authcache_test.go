@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -235,4 +236,30 @@ func TestRolePermissions(t *testing.T) {
 			assert.Equal(t, tc.want, got, "%s %v", tc.role, tc.scopes)
 		}
 	}
+}
+
+// TestAuthStackHonoursLogout: with the issuer's SessionRevocations, a
+// logged-out session's access token is refused within a second, on both
+// stores; other credentials are unaffected.
+func TestAuthStackHonoursLogout(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s Store) {
+		rev := NewSessionRevocations(s, SessionRevocationOptions{})
+		t.Cleanup(rev.Close)
+		f := newAuthFixture(t, s, func(o *AuthStackOptions) { o.Sessions = rev })
+		ctx := context.Background()
+		x, err := s.CreateSession(ctx, Session{UserID: f.seed.alice.ID, TokenHash: HashAPIKey("refresh-token-" + f.seed.alice.ID), ExpiresAt: time.Now().Add(time.Hour)})
+		require.NoError(t, err)
+		tok, _, err := f.signer.SignAccessToken(AccessTokenClaims{UserID: f.seed.alice.ID, SessionID: x.FamilyID})
+		require.NoError(t, err)
+		r := request(map[string][]string{"Authorization": {"Bearer " + tok}})
+		_, err = f.stack.Authenticate(ctx, r, config.AuthRequired)
+		require.NoError(t, err)
+		require.NoError(t, s.RevokeSessionFamily(ctx, f.seed.alice.ID, x.FamilyID))
+		require.Eventually(t, func() bool {
+			_, err := f.stack.Authenticate(ctx, r, config.AuthRequired)
+			return errors.Is(err, ErrInvalidCredentials)
+		}, time.Second, 2*time.Millisecond)
+		_, err = f.stack.Authenticate(ctx, request(map[string][]string{"X-Api-Key": {f.seed.keys["acme-member"]}}), config.AuthRequired)
+		require.NoError(t, err)
+	})
 }
