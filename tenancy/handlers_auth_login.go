@@ -149,6 +149,13 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if req.OrgName == "" && len(accepted) > 0 {
+		// The first org the user was invited to is where requests that
+		// name none go (SPEC §7), as an org created at signup would be.
+		if err := h.store.SetDefaultOrg(uctx, u.ID, accepted[0].OrgID); err != nil {
+			h.log.Warn("setting the default org failed", zap.String("user_id", u.ID), zap.Error(err))
+		}
+	}
 	resp, sess, err := h.sessions.open(ctx, u, h.meta(r))
 	if err != nil {
 		h.fail(w, r, errInternal(err))

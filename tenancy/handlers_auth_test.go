@@ -125,6 +125,7 @@ func TestSignupAcceptsPendingInvitations(t *testing.T) {
 		require.Len(t, su.Memberships, 1)
 		assert.Equal(t, "acme", su.Memberships[0].OrgSlug)
 		assert.Equal(t, RoleMember, su.Memberships[0].Role)
+		assert.Equal(t, su.Memberships[0].OrgID, su.User.DefaultOrgID, "the org invited to becomes the default")
 
 		// The new member reads the org; the invitation is no longer pending.
 		r = f.call(t, http.MethodGet, "/orgs/acme", su.AccessToken, nil)

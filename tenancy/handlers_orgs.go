@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
+
+	"go.uber.org/zap"
 )
 
 // Tenant management API (SPEC §7). Permissions (tenancy.roles) per route:
@@ -243,7 +245,7 @@ func (h *Handlers) createOrg(ctx context.Context, r *http.Request, c *caller, na
 	h.audit.record(ctx, r, c.who, auditEvent{orgID: o.ID, action: AuditOrgCreate, targetType: auditTargetOrg, targetID: o.ID, after: o})
 	if u, err := h.store.GetUser(sctx, c.userID); err == nil && u.DefaultOrgID == "" {
 		if err := h.store.SetDefaultOrg(sctx, c.userID, o.ID); err != nil {
-			h.log.Warn("setting the default org failed: " + err.Error())
+			h.log.Warn("setting the default org failed", zap.String("user_id", c.userID), zap.Error(err))
 		}
 	}
 	return o, nil
