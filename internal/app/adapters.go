@@ -75,51 +75,42 @@ func (d orgDirectory) OrgSlugs(ctx context.Context, ids []string) (map[string]st
 
 var _ shadow.OrgDirectory = orgDirectory{}
 
-// modeLister adapts the flag store to the shadow rollout overview: every org
-// pinned to shadow or canary by an override, or named by an allow-list of
-// the rule. Orgs that only fall into a percentage rollout are not listed:
-// the rollout is a hash over all org ids, which the flag store does not
-// enumerate.
+// modeLister adapts the flag store to the shadow rollout overview: every
+// organization whose mode of the route compares traffic (shadow or canary),
+// by the same rules the store provider serves (override, allow-list, sticky
+// rollout, default). It walks every org: an admin listing, never on the
+// request path.
 type modeLister struct {
-	store flags.Store
+	flags flags.Store
+	orgs  tenancy.OrgStore
 }
 
 // OrgsInModes implements shadow.ModeLister.
 func (m modeLister) OrgsInModes(ctx context.Context, route string) ([]shadow.OrgMode, error) {
-	key := "route." + route
-	st, err := m.store.Load(ctx)
+	key := flags.RouteFlagPrefix + route
+	st, err := m.flags.Load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load flags: %w", err)
 	}
-	seen := map[string]bool{}
+	ev := flags.NewEvaluator(st)
 	var out []shadow.OrgMode
-	for _, o := range st.Overrides {
-		if o.Flag != key {
-			continue
+	after := ""
+	for {
+		page, err := m.orgs.ListOrgs(ctx, tenancy.ListOptions{Limit: 500, After: after})
+		if err != nil {
+			return nil, fmt.Errorf("list orgs: %w", err)
 		}
-		seen[o.OrgID] = true
-		if o.Variant.Shadows() {
-			out = append(out, shadow.OrgMode{OrgID: o.OrgID, OrgSlug: o.OrgSlug, Mode: o.Variant.String()})
-		}
-	}
-	for _, r := range st.Rules {
-		if r.Flag != key {
-			continue
-		}
-		for _, a := range r.Allow {
-			if !a.Variant.Shadows() {
-				continue
-			}
-			for _, org := range a.Orgs {
-				if seen[org] {
-					continue
-				}
-				seen[org] = true
-				out = append(out, shadow.OrgMode{OrgID: org, Mode: a.Variant.String()})
+		for _, o := range page {
+			if mode := ev.ModeOf(key, o.ID, o.Slug); mode.Shadows() {
+				out = append(out, shadow.OrgMode{OrgID: o.ID, OrgSlug: o.Slug, Mode: mode.String()})
 			}
 		}
+		if len(page) < 500 {
+			break
+		}
+		after = page[len(page)-1].Slug
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].OrgID < out[j].OrgID })
+	sort.Slice(out, func(i, j int) bool { return out[i].OrgSlug < out[j].OrgSlug })
 	return out, nil
 }
 

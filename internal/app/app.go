@@ -244,7 +244,7 @@ func (a *App) mount(dir orgDirectory, providerErr func() error) error {
 	}
 	sh, err := shadow.NewAdminHandler(shadow.AdminOptions{
 		Store: a.ShadowStore, Readiness: a.cfg.Shadow.Readiness, Actor: actorFrom,
-		Modes: modeLister{store: a.Flags}, Orgs: dir, Audit: a.auditAck,
+		Modes: modeLister{flags: a.Flags, orgs: a.Tenancy}, Orgs: dir, Audit: a.auditAck,
 		RequestID: requestID, Now: a.now, Logger: a.log,
 	})
 	if err != nil {

@@ -192,3 +192,16 @@ func exerciseApp(t *testing.T, r *running) {
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, `"keys"`)
 }
+
+func TestRolloutOverviewListsShadowedOrgs(t *testing.T) {
+	t.Parallel()
+	r := startApp(t, "memory", "")
+	code, body := r.do(t, "PUT", r.admin+"/admin/api/flags/route.affirmations/orgs/acme", testAdminToken,
+		`{"variant":"canary","reason":"pilot"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = r.do(t, "GET", r.admin+"/admin/api/shadow/rollout?route=affirmations", testAdminToken, "")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `"acme"`)
+	assert.Contains(t, body, `canary`)
+	assert.NotContains(t, body, `"org_slug": "legacy"`, "the default org is in legacy mode: not listed")
+}
