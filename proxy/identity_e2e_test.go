@@ -40,26 +40,6 @@ func (c *idClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// sessionCheckingAuth is the pipeline's authenticator with logout honoured:
-// after the tenancy hook identifies the caller, a built-in token of a
-// revoked session is refused (tenancy.SessionRevocations.Check).
-type sessionCheckingAuth struct {
-	*TenancyAuth
-	sessions *tenancy.SessionRevocations
-}
-
-func (a sessionCheckingAuth) Authenticate(ctx context.Context, r *http.Request, route *Route) (*TenantContext, error) {
-	tc, err := a.TenancyAuth.Authenticate(ctx, r, route)
-	if err != nil || tc == nil {
-		return tc, err
-	}
-	p, _ := tc.Caller.(*tenancy.Principal)
-	if err := a.sessions.Check(ctx, p); err != nil {
-		return nil, withCause(errInvalidCredentials, err)
-	}
-	return tc, nil
-}
-
 // idEnv is a proxy with the identity endpoints mounted.
 type idEnv struct {
 	store    tenancy.Store
@@ -87,7 +67,11 @@ func newIDEnv(t *testing.T, s tenancy.Store) *idEnv {
 	require.NoError(t, err)
 	signer, err := tenancy.NewSignerWithKeys(tenancy.SignerOptions{Issuer: authBuiltinIss}, key)
 	require.NoError(t, err)
-	stack, err := tenancy.NewAuthStack(context.Background(), tenancy.AuthStackOptions{Config: cfg, Store: s, Signer: signer})
+	// One revocation checker shared by the pipeline (AuthStack) and the
+	// handlers: logout ends a built-in token on every route.
+	sessions := tenancy.NewSessionRevocations(s, tenancy.SessionRevocationOptions{})
+	t.Cleanup(sessions.Close)
+	stack, err := tenancy.NewAuthStack(context.Background(), tenancy.AuthStackOptions{Config: cfg, Store: s, Signer: signer, Sessions: sessions})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -95,8 +79,6 @@ func newIDEnv(t *testing.T, s tenancy.Store) *idEnv {
 		_ = stack.Close(ctx)
 	})
 	clock := &idClock{}
-	sessions := tenancy.NewSessionRevocations(s, tenancy.SessionRevocationOptions{})
-	t.Cleanup(sessions.Close)
 	h, err := tenancy.NewHandlers(tenancy.HandlersOptions{
 		Config: cfg, Store: s, Auth: stack, Signer: stack.Signer(), Sessions: sessions, Now: clock.Now,
 	})
@@ -105,8 +87,7 @@ func newIDEnv(t *testing.T, s tenancy.Store) *idEnv {
 
 	hooks := NewTenancyAuth(stack)
 	tp := startProxy(t, cfg, func(o *Options) {
-		o.Authenticator = sessionCheckingAuth{TenancyAuth: hooks, sessions: sessions}
-		o.Authorizer = hooks
+		o.Authenticator, o.Authorizer = hooks, hooks
 	})
 	hooks.Mount(tp.Server) // the one JWKS mount
 	h.Register(tp.HandlePublic)
@@ -269,6 +250,8 @@ func TestIdentityEndToEnd(t *testing.T) {
 			require.Equal(t, http.StatusOK, e.do(t, http.MethodGet, "/api/posts", carol2.Access, nil, "X-Organization-ID", "acme").status)
 			r = e.do(t, http.MethodPost, "/auth/logout", carol2.Access, nil)
 			require.Equal(t, http.StatusNoContent, r.status, "%s", r.body)
+			r = e.do(t, http.MethodPost, "/auth/logout", carol2.Access, nil)
+			require.Equal(t, http.StatusNoContent, r.status, "logging out again is a no-op: %s", r.body)
 			r = e.do(t, http.MethodPost, "/auth/refresh", "", map[string]any{"refresh_token": carol2.Refresh})
 			assert.Equal(t, http.StatusUnauthorized, r.status, "%s", r.body)
 			r = e.do(t, http.MethodGet, "/api/posts", carol2.Access, nil, "X-Organization-ID", "acme")

@@ -110,7 +110,8 @@ func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) {
 	var families []family
 
 	p, err := h.auth.Authenticate(ctx, r, config.AuthOptional)
-	if e := authError(err); e != nil {
+	ended := errors.Is(err, ErrSessionRevoked) // logged out already: nothing left to do
+	if e := authError(err); e != nil && !ended {
 		h.fail(w, r, e)
 		return
 	}
@@ -141,6 +142,11 @@ func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(families) == 0 {
+		if ended {
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		if p != nil {
 			h.fail(w, r, badRequest("", "nothing to log out: present a built-in access token or a refresh token"))
 			return

@@ -50,8 +50,13 @@ func newIDFixture(t testing.TB, s Store, opts ...idOption) *idFixture {
 	require.NoError(t, err)
 	f.signer, err = NewSignerWithKeys(SignerOptions{Issuer: "https://strangler.local", Now: f.clock.Now}, key)
 	require.NoError(t, err)
-	f.stack = newTestStack(t, s, f.signer, f.clock)
+	// As in production: the stack and the handlers share one revocation
+	// checker, so logout ends built-in tokens on every route.
+	rev := NewSessionRevocations(s, SessionRevocationOptions{Now: f.clock.Now})
+	t.Cleanup(rev.Close)
+	f.stack = newTestStack(t, s, f.signer, f.clock, func(o *AuthStackOptions) { o.Sessions = rev })
 	o := HandlersOptions{
+		Sessions:   rev,
 		Config:     authTestConfig(),
 		Store:      s,
 		Auth:       f.stack,
