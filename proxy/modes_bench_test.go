@@ -31,9 +31,9 @@ import (
 // whose workers send every copy to the other canned upstream and compare —
 // on this 2-core machine the workers share the CPU with the loop, so the
 // difference is an upper bound of what shadowing costs the serving path
-// (allocations of the workers are counted too). "shadow-engine-idle" is the
-// serving path alone: the engine is not started, the queue fills and every
-// further comparison is dropped and counted.
+// (allocations of the workers are counted too). "shadow-capture-only" is the
+// serving path alone: the engine's tap captures the exchange and is
+// discarded instead of submitted.
 
 // benchTenant is the tenant of every benchmark request.
 var benchTenant = &TenantContext{OrgID: "5f0c2b8e-8a43-4c1e-9a55-0d0f3c1b7a21", OrgSlug: "acme", UserID: "u-1", Role: "member"}
@@ -83,15 +83,16 @@ func BenchmarkPipelineModes(b *testing.B) {
 		mode     flags.Mode
 		decider  bool
 		shadower bool
-		// idle: the engine is not started, so no worker competes for the
-		// CPU: the tap and Submit alone (the queue fills, then every
-		// comparison is dropped and counted, as under overload).
+		// idle: the engine is not started and each captured exchange is
+		// discarded instead of submitted, so no worker competes for the
+		// CPU: the capture on the serving path alone (Submit itself is a
+		// non-blocking channel send).
 		idle bool
 	}{
 		{name: "legacy-no-decider"},
 		{name: "legacy", mode: flags.ModeLegacy, decider: true},
 		{name: "shadow-no-shadower", mode: flags.ModeShadow, decider: true},
-		{name: "shadow-engine-idle", mode: flags.ModeShadow, decider: true, shadower: true, idle: true},
+		{name: "shadow-capture-only", mode: flags.ModeShadow, decider: true, shadower: true, idle: true},
 		{name: "shadow", mode: flags.ModeShadow, decider: true, shadower: true},
 		{name: "canary", mode: flags.ModeCanary, decider: true, shadower: true},
 		{name: "new", mode: flags.ModeNew, decider: true, shadower: true},
@@ -125,6 +126,9 @@ func BenchmarkPipelineModes(b *testing.B) {
 					_ = e.Shutdown(ctx)
 				})
 				opts.Shadower = NewEngineShadower(e)
+				if tc.idle {
+					opts.Shadower = discardShadower{e}
+				}
 			}
 			srv, err := New(opts)
 			if err != nil {
@@ -151,3 +155,20 @@ func BenchmarkPipelineModes(b *testing.B) {
 		})
 	}
 }
+
+// discardShadower captures like EngineShadower and discards the capture
+// instead of submitting it.
+type discardShadower struct{ e *shadow.Engine }
+
+func (d discardShadower) Begin(_ context.Context, r *http.Request, req ShadowRequest) ShadowTap {
+	if !d.e.Wants(req.Route.Name, r.Method) {
+		return nil
+	}
+	return discardTap{d.e.Tap(r, req.Route.Name, req.Tenant.OrgID, shadow.BackendLegacy)}
+}
+
+type discardTap struct{ t *shadow.Tap }
+
+func (d discardTap) Response(resp *http.Response) { d.t.CaptureResponse(resp) }
+func (d discardTap) Fallback(Backend)             {}
+func (d discardTap) Done()                        { d.t.Discard() }
