@@ -15,8 +15,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/7cycles-ai/strangler/config"
+	"github.com/7cycles-ai/strangler/internal/app"
 	"github.com/7cycles-ai/strangler/internal/sampleapp"
-	"github.com/7cycles-ai/strangler/proxy"
 )
 
 // demoOptions are the flags of strangler demo.
@@ -88,7 +88,7 @@ func (o demoOptions) check() error {
 
 // demoConfig is the configuration of the demo, built in code: the memory
 // store, the two sample services, and the route groups of the first user.
-func demoConfig(o demoOptions, legacyURL, newURL string) (*config.Config, error) {
+func demoConfig(o demoOptions, legacyURL, newURL, adminToken string) (*config.Config, error) {
 	cfg := config.Default()
 	cfg.Server.Listen = o.listen
 	cfg.Server.AdminListen = o.adminListen
@@ -99,6 +99,10 @@ func demoConfig(o demoOptions, legacyURL, newURL string) (*config.Config, error)
 	cfg.Upstreams.Legacy.URL = legacyURL
 	cfg.Upstreams.New.URL = newURL
 	cfg.Routes = demoRoutes()
+	cfg.Tenancy.DefaultOrg = "legacy"
+	cfg.Auth.Issuer.Enabled = true
+	cfg.Auth.Issuer.Issuer = "https://strangler.demo"
+	cfg.Admin.BootstrapToken = adminToken
 	config.ApplyDefaults(cfg)
 	if err := config.Validate(cfg); err != nil {
 		return nil, err
@@ -147,23 +151,32 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error
 	}
 	defer samples.stop()
 
-	cfg, err := demoConfig(o, samples.legacyURL, samples.newURL)
+	token := demoAdminToken()
+	cfg, err := demoConfig(o, samples.legacyURL, samples.newURL, token)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	srv, err := proxy.New(proxy.Options{Config: cfg, Logger: log})
+	seed, err := demoSeed()
+	if err != nil {
+		return err
+	}
+	a, err := app.New(ctx, app.Options{Config: cfg, Logger: log, Seed: &seed})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	pub, adm, err := listenBoth(cfg.Server.Listen, cfg.Server.AdminListen)
 	if err != nil {
+		a.Close(context.Background())
 		return fmt.Errorf("demo: %w", err)
 	}
 	b := banner{
-		proxy:  "http://" + loopbackAddr(pub.Addr()),
-		admin:  "http://" + loopbackAddr(adm.Addr()),
-		legacy: samples.legacyURL,
-		newURL: samples.newURL,
+		proxy:     "http://" + loopbackAddr(pub.Addr()),
+		admin:     "http://" + loopbackAddr(adm.Addr()),
+		legacy:    samples.legacyURL,
+		newURL:    samples.newURL,
+		token:     token,
+		acmeKey:   seededKey(a.Seeded, "acme"),
+		globexKey: seededKey(a.Seeded, "globex"),
 	}
 	if o.traffic {
 		b.trafficRate = o.rate
@@ -172,9 +185,9 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error
 
 	var wg sync.WaitGroup
 	if o.traffic {
-		wg.Go(func() { sendTraffic(ctx, b.proxy, o.rate, log) })
+		wg.Go(func() { sendTraffic(ctx, b.proxy, o.rate, []string{"", b.acmeKey, b.globexKey}, log) })
 	}
-	err = srv.Serve(ctx, pub, adm)
+	err = a.Serve(ctx, pub, adm)
 	wg.Wait()
 	fmt.Fprintln(stdout, "strangler demo stopped")
 	if err != nil {
@@ -243,22 +256,28 @@ func loopbackAddr(a net.Addr) string {
 // banner is what the demo prints once it listens.
 type banner struct {
 	proxy, admin, legacy, newURL string
-	trafficRate                  float64 // 0: no traffic
+	// token is the admin API token; acmeKey and globexKey the seeded
+	// API keys of the two customer orgs.
+	token, acmeKey, globexKey string
+	trafficRate               float64 // 0: no traffic
 }
 
-// demoCurls are the requests the banner shows; the demo's test runs each.
+// curls are the requests the banner shows; the demo's test runs each.
 func (b banner) curls() []string {
-	p := b.proxy
+	p, adm := b.proxy, b.admin
+	auth := " -H 'Authorization: Bearer " + b.token + "'"
 	return []string{
 		"curl -s " + p + "/api/affirmations",
-		"curl -s -X POST " + p + `/api/affirmations -H 'Content-Type: application/json' -d '{"text":"I ship in small steps."}'`,
-		"curl -s -X POST " + p + `/api/qa -H 'Content-Type: application/json' -d '{"question":"How do I build a morning ritual?"}'`,
+		"curl -s " + p + "/api/affirmations -H 'X-API-Key: " + b.acmeKey + "'",
+		"curl -s -X POST " + p + `/api/affirmations -H 'X-API-Key: ` + b.acmeKey + `' -H 'Content-Type: application/json' -d '{"text":"I ship in small steps."}'`,
+		"curl -s -X POST " + p + `/api/qa -H 'X-API-Key: ` + b.acmeKey + `' -H 'Content-Type: application/json' -d '{"question":"How do I build a morning ritual?"}'`,
 		"curl -sN '" + p + "/api/qa/stream?question=How%20do%20I%20start'",
-		"curl -s " + p + "/api/content-strategy",
-		"curl -s " + p + "/api/instagram/posts",
+		"curl -s " + p + "/api/instagram/posts -H 'X-API-Key: " + b.globexKey + "'",
 		"curl -s " + b.legacy + "/api/affirmations",
-		"curl -s " + b.admin + "/readyz",
-		"curl -s " + b.admin + "/metrics | grep '^strangler_'",
+		"curl -s " + adm + "/readyz",
+		"curl -s " + adm + "/admin/api/flags" + auth,
+		"curl -s '" + adm + "/admin/api/shadow/report?org=acme'" + auth,
+		"curl -s " + adm + "/metrics | grep '^strangler_'",
 	}
 }
 
@@ -266,17 +285,27 @@ func (b banner) write(w io.Writer) {
 	var sb strings.Builder
 	sb.WriteString("\nstrangler demo: the proxy in front of two sample services, in one process\n\n")
 	fmt.Fprintf(&sb, "  proxy    %-28s clients call this\n", b.proxy)
-	fmt.Fprintf(&sb, "  admin    %-28s /healthz /readyz /metrics\n", b.admin)
+	fmt.Fprintf(&sb, "  admin    %-28s /healthz /readyz /metrics /admin/api/\n", b.admin)
 	fmt.Fprintf(&sb, "  legacy   %-28s sample single-tenant service (direct)\n", b.legacy)
 	fmt.Fprintf(&sb, "  new      %-28s sample tenant-aware service (direct)\n", b.newURL)
-	sb.WriteString("\nEvery route group (qa, affirmations, content-strategy, instagram,\n")
-	sb.WriteString("visual-posts, video, default) is in legacy mode: through the proxy the\n")
-	sb.WriteString("answers are those of the legacy service, streams included.\n\nTry:\n")
+	sb.WriteString("\nSeeded (memory store):\n")
+	sb.WriteString("  orgs      legacy (default: anonymous and pre-migration callers), acme, globex\n")
+	fmt.Fprintf(&sb, "  users     alice@acme.test (owner, platform admin), bob@acme.test (viewer), carol@globex.test (owner); password %q\n", demoPassword)
+	fmt.Fprintf(&sb, "  api keys  acme   %s\n", b.acmeKey)
+	fmt.Fprintf(&sb, "            globex %s\n", b.globexKey)
+	fmt.Fprintf(&sb, "  admin     token  %s\n", b.token)
+	sb.WriteString("  modes     acme: affirmations and qa in shadow; globex: instagram in canary; the rest legacy\n")
+	sb.WriteString("\nTry:\n")
 	for _, c := range b.curls() {
 		sb.WriteString("  ")
 		sb.WriteString(c)
 		sb.WriteString("\n")
 	}
+	sb.WriteString("\nOps, from another shell:\n")
+	fmt.Fprintf(&sb, "  export STRANGLER_ADMIN_URL=%s STRANGLER_ADMIN_TOKEN=%s\n", b.admin, b.token)
+	sb.WriteString("  go run ./cmd/strangler flags set --org acme --route affirmations --mode canary --reason \"looks good\"\n")
+	sb.WriteString("  go run ./cmd/strangler diffs report --since 1h\n")
+	sb.WriteString("  go run ./cmd/strangler kill-switch off --reason \"incident\"\n")
 	if b.trafficRate > 0 {
 		fmt.Fprintf(&sb, "\nSending sample traffic to the proxy: %g requests/s.\n", b.trafficRate)
 	}

@@ -122,7 +122,7 @@ func TestDemo(t *testing.T) {
 			curls = append(curls, parseCurl(t, trimmed))
 		case strings.HasPrefix(trimmed, "proxy "):
 			proxyURL = strings.Fields(trimmed)[1]
-		case strings.HasPrefix(trimmed, "admin "):
+		case strings.HasPrefix(trimmed, "admin ") && strings.HasPrefix(strings.Fields(trimmed)[1], "http"):
 			adminURL = strings.Fields(trimmed)[1]
 		}
 	}
@@ -164,9 +164,17 @@ func TestDemo(t *testing.T) {
 		}
 	}
 
-	// The banner's POST went through the proxy to the legacy service: the
-	// legacy service, asked directly, lists it.
-	resp, err := http.Get(curls[6].url)
+	// The banner's POST went through the proxy to the legacy service (acme's
+	// affirmations are in shadow mode: legacy serves): the legacy service,
+	// asked directly, lists it.
+	var legacyList string
+	for _, c := range curls {
+		if !strings.HasPrefix(c.url, proxyURL) && !strings.HasPrefix(c.url, adminURL) {
+			legacyList = c.url
+		}
+	}
+	require.NotEmpty(t, legacyList, "the banner shows the legacy service asked directly")
+	resp, err := http.Get(legacyList)
 	require.NoError(t, err)
 	var list struct {
 		Items []struct{ Text string }
@@ -182,6 +190,39 @@ func TestDemo(t *testing.T) {
 	// The sample traffic reaches the proxy: its request counter grows.
 	require.Eventually(t, func() bool { return proxyRequests(t, adminURL) >= 20 }, time.Minute, 50*time.Millisecond,
 		"sample traffic did not reach the proxy")
+
+	// The traffic of acme, in shadow mode, fills the shadow report.
+	var token string
+	for _, l := range seen {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "admin" && f[1] == "token" {
+			token = f[2]
+		}
+	}
+	require.NotEmpty(t, token, "the banner prints the admin token")
+	require.Eventually(t, func() bool {
+		req, _ := http.NewRequest("GET", adminURL+"/admin/api/shadow/report?org=acme", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var rep struct {
+			Entries []struct {
+				Route       string `json:"route"`
+				Comparisons int    `json:"comparisons"`
+			} `json:"entries"`
+		}
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&rep) != nil {
+			return false
+		}
+		for _, e := range rep.Entries {
+			if e.Route == "affirmations" && e.Comparisons > 0 {
+				return true
+			}
+		}
+		return false
+	}, time.Minute, 100*time.Millisecond, "acme's shadow traffic did not reach the report")
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	waitLine(t, out, "strangler demo stopped", &seen)
@@ -217,7 +258,7 @@ func proxyRequests(t *testing.T, admin string) int {
 }
 
 func TestDemoConfigIsValidAndMirrorsTheFirstUsersRouteGroups(t *testing.T) {
-	cfg, err := demoConfig(demoOptions{listen: ":8080", adminListen: "127.0.0.1:9090", rate: 5, logLevel: "warn"}, "http://127.0.0.1:1", "http://127.0.0.1:2")
+	cfg, err := demoConfig(demoOptions{listen: ":8080", adminListen: "127.0.0.1:9090", rate: 5, logLevel: "warn"}, "http://127.0.0.1:1", "http://127.0.0.1:2", demoAdminToken())
 	require.NoError(t, err)
 	var names []string
 	for _, r := range cfg.Routes {

@@ -14,23 +14,24 @@ import (
 // trafficRequest is one request of the demo's sample traffic.
 type trafficRequest struct {
 	method, path, body string
+	key                string // API key; "" is anonymous
 }
 
 // trafficMix is what a user of the first user's app does, mostly reads.
 func trafficMix() []trafficRequest {
 	return []trafficRequest{
-		{"GET", "/api/affirmations", ""},
-		{"POST", "/api/qa", `{"question":"How do I build a morning ritual?"}`},
-		{"GET", "/api/content-strategy", ""},
-		{"GET", "/api/instagram/posts", ""},
-		{"GET", "/api/affirmations", ""},
-		{"GET", "/api/qa/stream?question=What%20is%20a%20cycle", ""},
-		{"GET", "/api/visual-posts", ""},
-		{"POST", "/api/affirmations", `{"text":"I finish what I start.","theme":"focus"}`},
-		{"GET", "/api/knowledge/", ""},
-		{"GET", "/api/video", ""},
-		{"POST", "/api/visual-posts", `{"prompt":"sunrise over the sea"}`},
-		{"GET", "/health", ""},
+		{method: "GET", path: "/api/affirmations"},
+		{method: "POST", path: "/api/qa", body: `{"question":"How do I build a morning ritual?"}`},
+		{method: "GET", path: "/api/content-strategy"},
+		{method: "GET", path: "/api/instagram/posts"},
+		{method: "GET", path: "/api/affirmations"},
+		{method: "GET", path: "/api/qa/stream?question=What%20is%20a%20cycle"},
+		{method: "GET", path: "/api/visual-posts"},
+		{method: "POST", path: "/api/affirmations", body: `{"text":"I finish what I start.","theme":"focus"}`},
+		{method: "GET", path: "/api/knowledge/"},
+		{method: "GET", path: "/api/video"},
+		{method: "POST", path: "/api/visual-posts", body: `{"prompt":"sunrise over the sea"}`},
+		{method: "GET", path: "/health"},
 	}
 }
 
@@ -39,8 +40,9 @@ func trafficMix() []trafficRequest {
 const maxTrafficInFlight = 4
 
 // sendTraffic sends the traffic mix to base (the proxy's own listener) at
-// rate requests per second until ctx is done, then logs a summary.
-func sendTraffic(ctx context.Context, base string, rate float64, log *zap.Logger) {
+// rate requests per second until ctx is done, then logs a summary. Requests
+// rotate through keys ("" is anonymous) so every org's reports fill.
+func sendTraffic(ctx context.Context, base string, rate float64, keys []string, log *zap.Logger) {
 	client := &http.Client{
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: maxTrafficInFlight, IdleConnTimeout: 30 * time.Second},
@@ -75,6 +77,7 @@ func sendTraffic(ctx context.Context, base string, rate float64, log *zap.Logger
 				continue
 			}
 			rq := mix[sent%len(mix)]
+			rq.key = keys[(sent/len(mix))%len(keys)]
 			inFlight++
 			sent++
 			go func() { results <- sendOne(ctx, client, base, rq) }()
@@ -96,6 +99,9 @@ func sendOne(ctx context.Context, client *http.Client, base string, rq trafficRe
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("User-Agent", "strangler-demo-traffic")
+	if rq.key != "" {
+		req.Header.Set("X-API-Key", rq.key)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/7cycles-ai/strangler/config"
-	"github.com/7cycles-ai/strangler/proxy"
+	"github.com/7cycles-ai/strangler/internal/app"
 )
 
 // envConfig is the fallback for serve --config.
@@ -60,15 +60,17 @@ server.shutdown_grace to finish; a second signal exits at once.`,
 	return cmd
 }
 
-// serve builds the proxy from cfg, binds both listeners and serves until
-// ctx is done, then drains.
+// serve builds the whole application from cfg (stores, authentication,
+// flags, shadow engine, proxy), binds both listeners and serves until ctx is
+// done, then drains.
 func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
-	srv, err := proxy.New(proxy.Options{Config: cfg, Logger: log})
+	a, err := app.New(ctx, app.Options{Config: cfg, Logger: log})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	pub, adm, err := listenBoth(cfg.Server.Listen, cfg.Server.AdminListen)
 	if err != nil {
+		a.Close(context.Background())
 		return fmt.Errorf("serve: %w", err)
 	}
 	v := readVersion()
@@ -77,9 +79,11 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		zap.String("admin", adm.Addr().String()),
 		zap.String("legacy", cfg.Upstreams.Legacy.URL),
 		zap.String("new", cfg.Upstreams.New.URL),
+		zap.String("store", cfg.Store.Driver),
+		zap.String("flags", cfg.Flags.Provider),
 		zap.String("version", v.Version),
 		zap.String("commit", v.Commit))
-	if err := srv.Serve(ctx, pub, adm); err != nil {
+	if err := a.Serve(ctx, pub, adm); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
