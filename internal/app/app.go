@@ -61,6 +61,8 @@ type App struct {
 	now       func() time.Time
 	stores    *stores
 	retention *shadow.Retention
+	sessions  *tenancy.SessionRevocations
+	identity  *tenancy.Handlers
 	cancelBg  context.CancelFunc
 	started   bool
 }
@@ -104,8 +106,11 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, fmt.Errorf("auth.issuer: %w", err)
 	}
 	a.Signer = signer
+	// One revocation checker serves the pipeline (a logged-out session's
+	// access token is refused) and the identity endpoints.
+	a.sessions = tenancy.NewSessionRevocations(st.tenancy, tenancy.SessionRevocationOptions{Logger: log, Now: now})
 	a.Auth, err = tenancy.NewAuthStack(ctx, tenancy.AuthStackOptions{
-		Config: cfg, Store: st.tenancy, Signer: signer, Logger: log, Registry: reg, Now: now,
+		Config: cfg, Store: st.tenancy, Signer: signer, Sessions: a.sessions, Logger: log, Registry: reg, Now: now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
@@ -345,9 +350,17 @@ func (a *App) Close(ctx context.Context) {
 		_ = a.Decider.Close(ctx)
 		a.Decider = nil
 	}
+	if a.identity != nil {
+		a.identity.Close()
+		a.identity = nil
+	}
 	if a.Auth != nil {
 		_ = a.Auth.Close(ctx)
 		a.Auth = nil
+	}
+	if a.sessions != nil {
+		a.sessions.Close()
+		a.sessions = nil
 	}
 	if a.stores != nil {
 		a.stores.close()

@@ -30,7 +30,11 @@ orgs:
 users:
   - email: alice@acme.test
     password: "correct horse battery"
+    platform_admin: true
     memberships: [{ org: acme, role: owner }]
+  - email: bob@acme.test
+    password: "correct horse battery"
+    memberships: [{ org: acme, role: viewer }]
 api_keys:
   - { org: acme, name: ci, role: member, scopes: [read, write, agents.run] }
 `
@@ -204,4 +208,58 @@ func TestRolloutOverviewListsShadowedOrgs(t *testing.T) {
 	assert.Contains(t, body, `"acme"`)
 	assert.Contains(t, body, `canary`)
 	assert.NotContains(t, body, `"org_slug": "legacy"`, "the default org is in legacy mode: not listed")
+}
+
+// login returns an access token of the built-in issuer.
+func (r *running) login(t *testing.T, email string) string {
+	t.Helper()
+	code, body := r.do(t, "POST", r.public+"/auth/login", "", `{"email":"`+email+`","password":"correct horse battery"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &tok))
+	require.NotEmpty(t, tok.AccessToken)
+	return tok.AccessToken
+}
+
+func TestIdentityEndpointsAndAdminUsers(t *testing.T) {
+	t.Parallel()
+	r := startApp(t, "memory", "")
+	alice := r.login(t, "alice@acme.test")
+	bob := r.login(t, "bob@acme.test")
+
+	code, body := r.do(t, "GET", r.public+"/auth/me", alice, "")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "acme")
+
+	// The tenant API: alice (owner) lists acme's members; bob (viewer) may
+	// not manage keys.
+	code, body = r.do(t, "GET", r.public+"/orgs/acme/members", alice, "")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "bob@acme.test")
+	code, _ = r.do(t, "POST", r.public+"/orgs/acme/api-keys", bob, `{"name":"x","role":"viewer"}`)
+	assert.Equal(t, http.StatusForbidden, code)
+
+	// A platform admin's user token opens the admin API; a non-admin's does not.
+	code, body = r.do(t, "GET", r.admin+"/admin/api/orgs", alice, "")
+	assert.Equal(t, http.StatusOK, code, body)
+	code, _ = r.do(t, "GET", r.admin+"/admin/api/orgs", bob, "")
+	assert.Equal(t, http.StatusForbidden, code)
+
+	// Admin changes are audited with the user as actor.
+	code, body = r.do(t, "PUT", r.admin+"/admin/api/flags/route.affirmations/orgs/acme", alice,
+		`{"variant":"shadow","reason":"pilot"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = r.do(t, "GET", r.admin+"/admin/api/flags/route.affirmations/history", testAdminToken, "")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "user:alice@acme.test")
+
+	// Logout ends the session: the access token is refused within 1 s.
+	code, body = r.do(t, "POST", r.public+"/auth/logout", bob, "")
+	require.Less(t, code, 300, body)
+	assert.Eventually(t, func() bool {
+		code, _ := r.do(t, "GET", r.public+"/auth/me", bob, "")
+		return code == http.StatusUnauthorized
+	}, time.Second, 20*time.Millisecond)
 }
