@@ -102,6 +102,8 @@ func demoConfig(o demoOptions, legacyURL, newURL, adminToken string) (*config.Co
 	cfg.Tenancy.DefaultOrg = "legacy"
 	cfg.Auth.Issuer.Enabled = true
 	cfg.Auth.Issuer.Issuer = "https://strangler.demo"
+	// The banner's tokens should outlive a coffee break.
+	cfg.Auth.Issuer.AccessTTL = config.Duration(12 * time.Hour)
 	cfg.Admin.BootstrapToken = adminToken
 	config.ApplyDefaults(cfg)
 	if err := config.Validate(cfg); err != nil {
@@ -164,6 +166,13 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	var tokens [2]string
+	for i, email := range []string{"alice@acme.test", "carol@globex.test"} {
+		if tokens[i], err = demoLogin(a.Server.Handler(), email); err != nil {
+			a.Close(context.Background())
+			return err
+		}
+	}
 	pub, adm, err := listenBoth(cfg.Server.Listen, cfg.Server.AdminListen)
 	if err != nil {
 		a.Close(context.Background())
@@ -177,6 +186,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error
 		token:     token,
 		acmeKey:   seededKey(a.Seeded, "acme"),
 		globexKey: seededKey(a.Seeded, "globex"),
+		acmeToken: tokens[0], globexToken: tokens[1],
 	}
 	if o.traffic {
 		b.trafficRate = o.rate
@@ -259,7 +269,10 @@ type banner struct {
 	// token is the admin API token; acmeKey and globexKey the seeded
 	// API keys of the two customer orgs.
 	token, acmeKey, globexKey string
-	trafficRate               float64 // 0: no traffic
+	// acmeToken and globexToken are access tokens of alice (acme owner)
+	// and carol (globex owner) from the built-in issuer.
+	acmeToken, globexToken string
+	trafficRate            float64 // 0: no traffic
 }
 
 // curls are the requests the banner shows; the demo's test runs each.
@@ -273,6 +286,10 @@ func (b banner) curls() []string {
 		"curl -s -X POST " + p + `/api/qa -H 'X-API-Key: ` + b.acmeKey + `' -H 'Content-Type: application/json' -d '{"question":"How do I build a morning ritual?"}'`,
 		"curl -sN '" + p + "/api/qa/stream?question=How%20do%20I%20start'",
 		"curl -s " + p + "/api/instagram/posts -H 'X-API-Key: " + b.globexKey + "'",
+		"curl -s " + p + "/api/context -H 'X-API-Key: " + b.globexKey + "'",
+		"curl -s " + p + "/api/context -H 'Authorization: Bearer " + b.globexToken + "'",
+		"curl -s " + p + "/auth/me -H 'Authorization: Bearer " + b.acmeToken + "'",
+		"curl -s -X POST " + p + `/auth/login -H 'Content-Type: application/json' -d '{"email":"bob@acme.test","password":"` + demoPassword + `"}'`,
 		"curl -s " + b.legacy + "/api/affirmations",
 		"curl -s " + adm + "/readyz",
 		"curl -s " + adm + "/admin/api/flags" + auth,
@@ -293,8 +310,11 @@ func (b banner) write(w io.Writer) {
 	fmt.Fprintf(&sb, "  users     alice@acme.test (owner, platform admin), bob@acme.test (viewer), carol@globex.test (owner); password %q\n", demoPassword)
 	fmt.Fprintf(&sb, "  api keys  acme   %s\n", b.acmeKey)
 	fmt.Fprintf(&sb, "            globex %s\n", b.globexKey)
+	fmt.Fprintf(&sb, "  tokens    acme   %s\n", b.acmeToken)
+	fmt.Fprintf(&sb, "            globex %s\n", b.globexToken)
 	fmt.Fprintf(&sb, "  admin     token  %s\n", b.token)
-	sb.WriteString("  modes     acme: affirmations and qa in shadow; globex: instagram in canary; the rest legacy\n")
+	sb.WriteString("  modes     acme: affirmations and qa in shadow; globex: instagram in canary, default on new; the rest legacy\n")
+	sb.WriteString("            (/api/context exists only on the new service: it shows the tenant context the proxy forwards)\n")
 	sb.WriteString("\nTry:\n")
 	for _, c := range b.curls() {
 		sb.WriteString("  ")

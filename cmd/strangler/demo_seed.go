@@ -3,7 +3,11 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 
 	"github.com/7cycles-ai/strangler/tenancy"
 )
@@ -13,8 +17,10 @@ const demoPassword = "correct horse battery"
 
 // demoSeedYAML is the demo's data: the default org that owns all
 // pre-migration traffic, two customer orgs, their users and API keys, and
-// flags that put acme's affirmations and qa in shadow mode and globex's
-// instagram in canary mode, so reports have something to show.
+// flags that put acme's affirmations and qa in shadow mode, globex's
+// instagram in canary mode and globex's default route on the new service,
+// so reports have something to show and the new service's view of the
+// tenant context can be seen.
 const demoSeedYAML = `
 orgs:
   - { slug: legacy, name: "Legacy (pre-migration data)" }
@@ -42,6 +48,7 @@ flags:
     - { flag: route.affirmations, org: acme, variant: shadow, reason: "demo: pilot org" }
     - { flag: route.qa, org: acme, variant: shadow, reason: "demo: pilot org" }
     - { flag: route.instagram, org: globex, variant: canary, reason: "demo: canary" }
+    - { flag: route.default, org: globex, variant: new, reason: "demo: cut over" }
 `
 
 // demoSeed parses the demo's seed.
@@ -68,4 +75,25 @@ func seededKey(res tenancy.SeedResult, org string) string {
 		}
 	}
 	return ""
+}
+
+// demoLogin logs email in through the proxy's own handler (in process,
+// before the listeners serve) and returns the access token.
+func demoLogin(h http.Handler, email string) (string, error) {
+	body := fmt.Sprintf(`{"email":%q,"password":%q}`, email, demoPassword)
+	req := httptest.NewRequest(http.MethodPost, "/auth/login", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = "127.0.0.1:1"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		return "", fmt.Errorf("demo login %s: %d %s", email, rec.Code, rec.Body.String())
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &tok); err != nil || tok.AccessToken == "" {
+		return "", fmt.Errorf("demo login %s: no access token in %s", email, rec.Body.String())
+	}
+	return tok.AccessToken, nil
 }

@@ -154,6 +154,11 @@ func TestDemo(t *testing.T) {
 				}
 			}
 			assert.Positive(t, matched, "%s | grep %s matched nothing", c.url, c.grep)
+		case strings.HasSuffix(c.url, "/api/context"):
+			// globex's default route is on the new service, which sees
+			// the tenant context the proxy forwards.
+			assert.Contains(t, string(body), `"org_slug":"globex"`)
+			assert.Contains(t, string(body), `"assertion_found":true`)
 		case strings.Contains(c.url, "/stream"):
 			assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 			assert.Contains(t, string(body), "event: token")

@@ -96,7 +96,24 @@ func newService(tenantAware bool, opts []Option) *service {
 		"/api/visual-posts":     {"GET": s.listVisuals, "POST": s.createVisual},
 		"/api/video":            {"GET": s.listVideos, "POST": s.createVideo},
 	}
+	if tenantAware {
+		s.routes["/api/context"] = map[string]http.HandlerFunc{"GET": s.context}
+	}
 	return s
+}
+
+// context shows the tenant context the proxy handed over: only the
+// tenant-aware service has it (the legacy service answers 404).
+func (s *service) context(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"service":         "new",
+		"org_id":          r.Header.Get(HeaderOrgID),
+		"org_slug":        r.Header.Get(HeaderOrgSlug),
+		"project_id":      r.Header.Get("X-Tenant-Project-ID"),
+		"user_id":         r.Header.Get("X-Tenant-User-ID"),
+		"role":            r.Header.Get("X-Tenant-Role"),
+		"assertion_found": r.Header.Get("X-Tenant-Assertion") != "",
+	})
 }
 
 // ServeHTTP routes like the FastAPI app: exact paths, JSON 404 and 405.
