@@ -99,6 +99,14 @@ func NewSessionRevocations(store Store, o SessionRevocationOptions) *SessionRevo
 	return s
 }
 
+// forget drops what this replica cached about a session it has just
+// revoked, so its next check reads the store instead of waiting for the
+// change notification.
+func (s *SessionRevocations) forget(userID, sessionID string) {
+	s.epoch.Add(1)
+	s.cache.del(sessionKey{userID, sessionID})
+}
+
 // Close stops following the change feed.
 func (s *SessionRevocations) Close() { s.cancel() }
 

@@ -160,6 +160,11 @@ func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, errInternal(err))
 			return
 		}
+		// This replica refuses the session's access tokens at once; the
+		// others learn it from the change feed (within 1 s).
+		if h.revoked != nil {
+			h.revoked.forget(f.userID, f.familyID)
+		}
 		h.audit.record(ctx, r, actor{typ: ActorUser, id: f.userID, label: f.email}, auditEvent{
 			action: AuditSessionLogout, targetType: auditTargetSession, targetID: f.familyID,
 		})
