@@ -263,3 +263,36 @@ func TestIdentityEndpointsAndAdminUsers(t *testing.T) {
 		return code == http.StatusUnauthorized
 	}, time.Second, 20*time.Millisecond)
 }
+
+// TestServeRefusesAStoreRoleThatBypassesRLS: the owner of the strangler
+// tables skips row-level security, so the application refuses to run as it.
+func TestServeRefusesAStoreRoleThatBypassesRLS(t *testing.T) {
+	t.Parallel()
+	ownerURL, _ := pgtest.Migrated(t)
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+store: { driver: postgres, database_url: %q }
+upstreams: { legacy: { url: "http://127.0.0.1:1" } }
+routes: [{ name: default, paths: ["/"], auth: optional }]
+`, ownerURL)), func(string) string { return "" })
+	require.NoError(t, err)
+	_, err = New(context.Background(), Options{Config: cfg})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "row-level security")
+	t.Log(err)
+}
+
+// TestServeRefusesAnUnmigratedDatabase tells the operator to migrate.
+func TestServeRefusesAnUnmigratedDatabase(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+store: { driver: postgres, database_url: %q }
+upstreams: { legacy: { url: "http://127.0.0.1:1" } }
+routes: [{ name: default, paths: ["/"], auth: optional }]
+`, url)), func(string) string { return "" })
+	require.NoError(t, err)
+	_, err = New(context.Background(), Options{Config: cfg})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "strangler migrate up")
+	t.Log(err)
+}
