@@ -4,18 +4,24 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/7cycles-ai/strangler/shadow"
 	"github.com/7cycles-ai/strangler/tenancy"
 )
 
 // tenancyAdmin serves the platform-admin views of SPEC §11: GET
-// /admin/api/orgs (every organization, paged by slug) and GET
-// /admin/api/audit (platform-wide audit entries, newest first, filtered).
+// /admin/api/orgs (every organization, paged by slug), GET
+// /admin/api/audit (platform-wide audit entries, newest first, filtered),
+// and one org's details and API keys (admin_keys.go).
 type tenancyAdmin struct {
 	store tenancy.Store
 	dir   orgDirectory
+	// log receives failures the caller only sees as 500s. Nil: none.
+	log *zap.Logger
 }
 
 func (h tenancyAdmin) orgs(w http.ResponseWriter, r *http.Request) {
@@ -26,7 +32,7 @@ func (h tenancyAdmin) orgs(w http.ResponseWriter, r *http.Request) {
 	}
 	orgs, err := h.store.ListOrgs(r.Context(), tenancy.ListOptions{Limit: limit, After: q.Get("after")})
 	if err != nil {
-		writeError(w, r, http.StatusInternalServerError, "internal", "list organizations failed")
+		h.internal(w, r, "list organizations", err)
 		return
 	}
 	if orgs == nil {
@@ -42,43 +48,90 @@ func (h tenancyAdmin) audit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := tenancy.AuditFilter{
-		ActorID: q.Get("actor"), Action: q.Get("action"),
-		TargetType: q.Get("target_type"), TargetID: q.Get("target_id"),
+		Action: q.Get("action"), TargetType: q.Get("target_type"), TargetID: q.Get("target_id"),
 		Limit: limit, Cursor: q.Get("cursor"),
 	}
-	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
-		v := q.Get(name)
+	if c := f.Cursor; c != "" {
+		if n, err := strconv.ParseInt(c, 10, 64); err != nil || n < 1 {
+			writeError(w, r, http.StatusBadRequest, "bad_request", "cursor: must be a next_cursor of a previous page")
+			return
+		}
+	}
+	now := time.Now()
+	for _, b := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		v := q.Get(b.name)
 		if v == "" {
 			continue
 		}
-		t, err := shadow.ParseTimeBound(v, time.Now())
+		t, err := shadow.ParseTimeBound(v, now)
 		if err != nil {
-			writeError(w, r, http.StatusBadRequest, "bad_request", name+": "+err.Error())
+			writeError(w, r, http.StatusBadRequest, "bad_request", b.name+": "+err.Error())
 			return
 		}
-		*dst = t
+		*b.dst = t
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		writeError(w, r, http.StatusBadRequest, "bad_request", "since: must be before until")
+		return
 	}
 	if org := q.Get("org"); org != "" {
-		id, _, err := h.dir.ResolveOrg(r.Context(), org)
-		if err != nil {
+		o, err := h.dir.lookup(r.Context(), org)
+		switch {
+		case errors.Is(err, tenancy.ErrNotFound):
 			writeError(w, r, http.StatusNotFound, "not_found", "org: no such organization")
 			return
+		case err != nil:
+			h.internal(w, r, "look up organization", err)
+			return
 		}
-		f.OrgID = id
+		f.OrgID = o.ID
 	}
+	actor, known, ok := h.actorID(w, r, q.Get("actor"))
+	if !ok {
+		return
+	}
+	if !known {
+		writeJSON(w, http.StatusOK, tenancy.AuditPage{Entries: []tenancy.AuditEntry{}})
+		return
+	}
+	f.ActorID = actor
 	page, err := h.store.ListPlatformAuditEntries(r.Context(), f)
 	if errors.Is(err, tenancy.ErrInvalid) {
 		writeError(w, r, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
 	if err != nil {
-		writeError(w, r, http.StatusInternalServerError, "internal", "list audit entries failed")
+		h.internal(w, r, "list audit entries", err)
 		return
 	}
 	if page.Entries == nil {
 		page.Entries = []tenancy.AuditEntry{}
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+// actorID maps ?actor= to the actor ID the log is filtered by: a user's
+// email (or "user:EMAIL", as admin actors are named) becomes the user's ID;
+// anything else — a user or key ID, an admin token's name such as
+// "admin:bootstrap-token" — is taken as is. known is false for an unknown
+// email, which matches nothing; ok is false when it has answered.
+func (h tenancyAdmin) actorID(w http.ResponseWriter, r *http.Request, actor string) (id string, known, ok bool) {
+	email := strings.TrimPrefix(actor, "user:")
+	if !strings.Contains(email, "@") {
+		return actor, true, true
+	}
+	u, err := h.store.GetUserByEmail(r.Context(), email)
+	switch {
+	case errors.Is(err, tenancy.ErrNotFound):
+		return "", false, true
+	case err != nil:
+		h.internal(w, r, "look up actor", err)
+		return "", false, false
+	}
+	return u.ID, true, true
 }
 
 // parseLimit reads ?limit= (1..500, default 100).

@@ -256,8 +256,11 @@ func (a *App) mount(dir orgDirectory, providerErr func() error) error {
 		return fmt.Errorf("shadow admin: %w", err)
 	}
 	srv.HandleAdmin("/admin/api/shadow/", guard.wrap(sh))
-	ta := tenancyAdmin{store: a.Tenancy, dir: dir}
+	ta := tenancyAdmin{store: a.Tenancy, dir: dir, log: a.log}
 	srv.HandleAdmin("GET /admin/api/orgs", guard.wrap(http.HandlerFunc(ta.orgs)))
+	srv.HandleAdmin("GET /admin/api/orgs/{org}", guard.wrap(http.HandlerFunc(ta.orgShow)))
+	srv.HandleAdmin("GET /admin/api/orgs/{org}/api-keys", guard.wrap(http.HandlerFunc(ta.orgKeyList)))
+	srv.HandleAdmin("DELETE /admin/api/orgs/{org}/api-keys/{id}", guard.wrap(http.HandlerFunc(ta.revokeKey)))
 	srv.HandleAdmin("GET /admin/api/audit", guard.wrap(http.HandlerFunc(ta.audit)))
 
 	srv.AddReadyCheck("store", a.stores.ping)
