@@ -331,8 +331,8 @@ func TestParseKeyRef(t *testing.T) {
 		{in: prefix, pref: prefix},
 		{in: whole, bad: true},
 		{in: "", bad: true},
-		{in: "9a1c0e0e6f8d4c559f5e0d4f6f1b2c3d", bad: true},             // UUID without dashes
-		{in: "{9a1c0e0e-6f8d-4c55-9f5e-0d4f6f1b2c3d}", bad: true},       // braces
+		{in: "9a1c0e0e6f8d4c559f5e0d4f6f1b2c3d", bad: true},              // UUID without dashes
+		{in: "{9a1c0e0e-6f8d-4c55-9f5e-0d4f6f1b2c3d}", bad: true},        // braces
 		{in: "urn:uuid:9a1c0e0e-6f8d-4c55-9f5e-0d4f6f1b2c3d", bad: true}, // urn
 		{in: "sk_live_", bad: true},
 		{in: "sk_live_AAAAAAAAAAA", bad: true},
