@@ -49,6 +49,39 @@
 //     PHC strings; VerifyPassword is constant-time and refuses stored hashes
 //     whose parameters would make a login unreasonably expensive.
 //
+// # Authentication and the tenant context
+//
+// AuthStack (authstack.go) is what the request pipeline needs, composed
+// from the configuration; proxy.NewTenancyAuth adapts it to the proxy's
+// hooks:
+//
+//	API key (configured headers, or Bearer sk_live_...)   authn_apikey.go
+//	→ JWT: external issuers (Supabase, any JWKS) and the built-in issuer   jwt*.go, jwks.go
+//	→ anonymous, where the route's auth policy allows it   authn_anonymous.go
+//	→ tenant resolution in the precedence of SPEC §7 and the route's
+//	  permission (role ∩ API-key scopes)   resolve.go, roles.go
+//	→ just-in-time users for unknown external subjects   jit.go
+//	→ X-Tenant-Assertion, signed by the built-in issuer's key   assertion.go
+//
+// The first authenticator that recognises a credential decides; an invalid
+// credential is ErrInvalidCredentials (401) on every route, never silently
+// anonymous. State shared between requests — the verified-token cache, the
+// API-key, membership, org and project caches, the assertion cache, the
+// session-revocation cache and the last-used writer's queue — is bounded,
+// never held locked across I/O, and kept fresh by the store's change feed;
+// while the feed is down every entry lives at most a second.
+//
+// # Built-in issuer and the tenant API
+//
+// Handlers (handlers_*.go) serve POST /auth/signup, /auth/login,
+// /auth/refresh, /auth/logout and GET /auth/me (access tokens signed by
+// Signer, signer.go, rotating keys published as a JWKS; opaque refresh
+// tokens stored hashed, rotated on use, reuse outside a grace window
+// revoking the family, refresh.go), and the tenant management API of SPEC
+// §7 (/orgs, projects, members and invitations, API keys) with role checks,
+// the same 404 for another org's resources as for missing ones, rate limits
+// (ratelimit.go) and an audit entry for every change (audit.go).
+//
 // # Operations
 //
 // Bootstrap (bootstrap.go) creates the default org, the first platform
