@@ -13,17 +13,19 @@ import (
 )
 
 // target is one thing the clients drive: the upstream directly, or the
-// proxy. Each has its own keep-alive pool, kept warm across slices.
+// proxy through one scenario (a route and a credential). Each has its own
+// keep-alive pool, kept warm across slices.
 type target struct {
 	name string
-	url  string
-	// cpu reports the CPU time of the proxy process; nil for the direct
-	// target and for a proxy in the harness process.
-	cpu    func() (time.Duration, bool)
+	// base is scheme://host; prefix the route's path prefix ("" for the
+	// upstream directly): requests go to base+prefix+"/bytes/N".
+	base, prefix string
+	// header is added to every request (the credential).
+	header http.Header
 	client *http.Client
 }
 
-func newTarget(name, url string, concurrency int, cpu func() (time.Duration, bool)) *target {
+func newTarget(name, base, prefix string, header http.Header, concurrency int) *target {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        2 * concurrency,
@@ -31,10 +33,50 @@ func newTarget(name, url string, concurrency int, cpu func() (time.Duration, boo
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
-	return &target{name: name, url: url, cpu: cpu, client: &http.Client{Transport: tr, Timeout: time.Minute}}
+	return &target{name: name, base: base, prefix: prefix, header: header, client: &http.Client{Transport: tr, Timeout: time.Minute}}
 }
 
+func (t *target) url(size int) string { return t.base + t.prefix + bytesPath(size) }
+
 func (t *target) close() { t.client.CloseIdleConnections() }
+
+// cpuMeters read the CPU time of the processes other than the harness:
+// the proxy (nil when it runs in the harness) and the shadow candidate.
+type cpuMeters struct {
+	proxy, candidate func() (time.Duration, bool)
+}
+
+// cpuTimes is one reading of every CPU meter.
+type cpuTimes struct {
+	harness, proxy, candidate time.Duration
+	hasProxy, hasCandidate    bool
+}
+
+func (m cpuMeters) read() cpuTimes {
+	c := cpuTimes{harness: selfCPU()}
+	if m.proxy != nil {
+		c.proxy, c.hasProxy = m.proxy()
+	}
+	if m.candidate != nil {
+		c.candidate, c.hasCandidate = m.candidate()
+	}
+	return c
+}
+
+// since is the CPU used from c0 to c.
+func (c cpuTimes) since(c0 cpuTimes) cpuTimes {
+	return cpuTimes{
+		harness: c.harness - c0.harness, proxy: c.proxy - c0.proxy, candidate: c.candidate - c0.candidate,
+		hasProxy: c.hasProxy && c0.hasProxy, hasCandidate: c.hasCandidate && c0.hasCandidate,
+	}
+}
+
+func (c *cpuTimes) add(o cpuTimes) {
+	c.harness += o.harness
+	c.proxy += o.proxy
+	c.candidate += o.candidate
+	c.hasProxy, c.hasCandidate = o.hasProxy, o.hasCandidate
+}
 
 // sample is what one or more measured slices of a target recorded.
 type sample struct {
@@ -43,11 +85,7 @@ type sample struct {
 	errors   int
 	firstErr string
 	elapsed  time.Duration
-	// harnessCPU is the CPU the harness (clients and upstream, and the
-	// proxy when in process) used; proxyCPU that of the proxy process,
-	// when it is one (hasProxyCPU).
-	harnessCPU, proxyCPU time.Duration
-	hasProxyCPU          bool
+	cpu      cpuTimes
 }
 
 func (s *sample) add(o sample) {
@@ -58,43 +96,57 @@ func (s *sample) add(o sample) {
 		s.firstErr = o.firstErr
 	}
 	s.elapsed += o.elapsed
-	s.harnessCPU += o.harnessCPU
-	s.proxyCPU += o.proxyCPU
-	s.hasProxyCPU = o.hasProxyCPU
+	s.cpu.add(o.cpu)
 }
 
 // result is the summary of a target's samples.
 type result struct {
-	requests             int
-	errors               int
-	bytes                int64
-	elapsed              time.Duration
-	p50, p99             time.Duration
-	firstErr             string
-	harnessCPU, proxyCPU time.Duration
-	hasProxyCPU          bool
+	name     string
+	requests int
+	errors   int
+	bytes    int64
+	elapsed  time.Duration
+	p50, p99 time.Duration
+	firstErr string
+	cpu      cpuTimes
 }
 
-func (s sample) result() result {
+func (s sample) result(name string) result {
 	lat := slices.Clone(s.lat)
 	slices.Sort(lat)
 	return result{
-		requests: len(lat), errors: s.errors, bytes: s.bytes, elapsed: s.elapsed,
-		p50: percentile(lat, 0.50), p99: percentile(lat, 0.99), firstErr: s.firstErr,
-		harnessCPU: s.harnessCPU, proxyCPU: s.proxyCPU, hasProxyCPU: s.hasProxyCPU,
+		name: name, requests: len(lat), errors: s.errors, bytes: s.bytes, elapsed: s.elapsed,
+		p50: percentile(lat, 0.50), p99: percentile(lat, 0.99), firstErr: s.firstErr, cpu: s.cpu,
 	}
 }
 
-func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+func (r result) rps() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.requests) / r.elapsed.Seconds()
+}
 
-func (r result) bytesPerSec() float64 { return float64(r.bytes) / r.elapsed.Seconds() }
+func (r result) bytesPerSec() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.bytes) / r.elapsed.Seconds()
+}
 
-// cpuPerRequest divides a CPU time by the requests of the run.
-func (r result) cpuPerRequest(d time.Duration) time.Duration {
+// perRequest divides a CPU time by the requests of the run.
+func (r result) perRequest(d time.Duration) time.Duration {
 	if r.requests == 0 {
 		return 0
 	}
 	return d / time.Duration(r.requests)
+}
+
+// servingCPU is the CPU per request of everything but the shadow
+// candidate: clients, upstream and proxy. On a CPU-bound machine
+// throughput is inversely proportional to it.
+func (r result) servingCPU() time.Duration {
+	return r.perRequest(r.cpu.harness + r.cpu.proxy)
 }
 
 // slice bounds one measured slice: a duration, or a request count.
@@ -103,24 +155,20 @@ type slice struct {
 	requests int
 }
 
-// measure drives GET t.url+path with concurrency keep-alive clients for
+// measure drives GET t.url(size) with concurrency keep-alive clients for
 // one slice, with the CPU used meanwhile. Every answer must be 200 with
 // exactly size bytes; anything else counts as an error.
-func measure(ctx context.Context, t *target, path string, size, concurrency int, sl slice) (sample, error) {
+func measure(ctx context.Context, t *target, size, concurrency int, sl slice, meters cpuMeters) (sample, error) {
 	if err := ctx.Err(); err != nil {
 		return sample{}, err
 	}
-	h0 := selfCPU()
-	var p0 time.Duration
-	if t.cpu != nil {
-		p0, _ = t.cpu()
-	}
+	c0 := meters.read()
 	var (
 		issued   atomic.Int64
 		deadline = time.Now().Add(sl.duration)
 		workers  = make([]sample, concurrency)
 		wg       sync.WaitGroup
-		url      = t.url + path
+		url      = t.url(size)
 	)
 	more := func() bool {
 		if ctx.Err() != nil {
@@ -139,7 +187,7 @@ func measure(ctx context.Context, t *target, path string, size, concurrency int,
 			buf := make([]byte, 32<<10)
 			for more() {
 				t0 := time.Now()
-				n, err := get(ctx, t.client, url, buf)
+				n, err := get(ctx, t.client, url, t.header, buf)
 				d := time.Since(t0)
 				if err == nil && n != int64(size) {
 					err = fmt.Errorf("got %d bytes, want %d", n, size)
@@ -165,60 +213,57 @@ func measure(ctx context.Context, t *target, path string, size, concurrency int,
 		s.add(workers[i])
 	}
 	s.elapsed = time.Since(start)
-	s.harnessCPU = selfCPU() - h0
-	if t.cpu != nil {
-		if p1, ok := t.cpu(); ok {
-			s.proxyCPU, s.hasProxyCPU = p1-p0, true
-		}
-	}
+	s.cpu = meters.read().since(c0)
 	if err := ctx.Err(); err != nil {
 		return sample{}, err
 	}
 	return s, nil
 }
 
-// compare measures two targets in alternating slices — A B, B A, A B ... —
-// so that load from elsewhere on a shared machine, and any drift, falls
-// on both alike. Each target is warmed up first, unmeasured.
-func compare(ctx context.Context, a, b *target, path string, size int, o options) (result, result, error) {
-	for _, t := range []*target{a, b} {
+// runSpec is one measurement: every target at one size and concurrency.
+type runSpec struct {
+	size, concurrency int
+	duration          time.Duration
+	requests          int
+}
+
+// compare measures the targets in rotating slices — A B C D, B C D A,
+// C D A B ... — so that load from elsewhere on a shared machine, and any
+// drift, falls on all alike. Each target is warmed up first, unmeasured.
+func compare(ctx context.Context, targets []*target, rn runSpec, o options, meters cpuMeters) ([]result, error) {
+	for _, t := range targets {
 		if o.warmup > 0 {
-			if _, err := measure(ctx, t, path, size, o.concurrency, slice{duration: o.warmup}); err != nil {
-				return result{}, result{}, err
+			if _, err := measure(ctx, t, rn.size, rn.concurrency, slice{duration: o.warmup}, meters); err != nil {
+				return nil, err
 			}
 		}
 	}
-	var sa, sb sample
+	samples := make([]sample, len(targets))
 	for r := range o.rounds {
-		sl := slice{duration: o.duration / time.Duration(o.rounds)}
-		if o.requests > 0 {
-			sl = slice{requests: o.requests / o.rounds}
+		sl := slice{duration: rn.duration / time.Duration(o.rounds)}
+		if rn.requests > 0 {
+			sl = slice{requests: rn.requests / o.rounds}
 			if r == o.rounds-1 {
-				sl.requests += o.requests % o.rounds
+				sl.requests += rn.requests % o.rounds
 			}
 		}
-		order := []*target{a, b}
-		if r%2 == 1 {
-			order = []*target{b, a}
-		}
-		for _, t := range order {
-			s, err := measure(ctx, t, path, size, o.concurrency, sl)
+		for k := range targets {
+			i := (r + k) % len(targets)
+			s, err := measure(ctx, targets[i], rn.size, rn.concurrency, sl, meters)
 			if err != nil {
-				return result{}, result{}, fmt.Errorf("%s: %w", t.name, err)
+				return nil, fmt.Errorf("%s: %w", targets[i].name, err)
 			}
-			if t == a {
-				sa.add(s)
-			} else {
-				sb.add(s)
-			}
+			samples[i].add(s)
 		}
 	}
-	for _, s := range []*sample{&sa, &sb} {
+	out := make([]result, len(targets))
+	for i, s := range samples {
 		if len(s.lat) == 0 {
-			return result{}, result{}, fmt.Errorf("no request succeeded: %s", s.firstErr)
+			return nil, fmt.Errorf("%s: no request succeeded: %s", targets[i].name, s.firstErr)
 		}
+		out[i] = s.result(targets[i].name)
 	}
-	return sa.result(), sb.result(), nil
+	return out, nil
 }
 
 // percentile is the nearest-rank percentile of sorted values.
@@ -231,10 +276,13 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 }
 
 // get sends one request and reads the whole body.
-func get(ctx context.Context, client *http.Client, url string, buf []byte) (int64, error) {
+func get(ctx context.Context, client *http.Client, url string, header http.Header, buf []byte) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -14,46 +14,77 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestHarnessSmoke runs the whole harness briefly with the proxy in
-// process: both targets answer, the report has every line.
+// TestMain lets the test binary serve as the shadow candidate, as the
+// harness binary does (candidate.go re-executes os.Executable).
+func TestMain(m *testing.M) {
+	if code, ok := candidateMain(); ok {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// TestHarnessSmoke runs the whole harness briefly with the application in
+// process: every scenario answers through its route and credential, the
+// shadowed org's requests are compared against the candidate, the report
+// has every section and target line.
 func TestHarnessSmoke(t *testing.T) {
 	var out, progress bytes.Buffer
-	code := run([]string{"-proxy", "inprocess", "-concurrency", "4", "-requests", "200", "-warmup", "0s", "-sizes", "1KiB,64KiB"}, &out, &progress)
+	code := run([]string{"-proxy", "inprocess", "-concurrency", "4", "-requests", "100", "-warmup", "0s", "-sizes", "1KiB,64KiB",
+		"-scenarios", "direct,legacy,auth,jwt,shadow"}, &out, &progress)
 	require.Equal(t, 0, code, "stderr: %s", progress.String())
 	report := out.String()
-	for _, want := range []string{"machine: ", "proxy: proxy.Server in the harness process", "4 keep-alive clients, 200 requests per target in 5 alternating slices",
-		"1KiB  direct", "1KiB   proxy", "64KiB  direct", "64KiB   proxy", "1KiB  proxy/direct: throughput", "targets (1KiB): added p50"} {
+	for _, want := range []string{"machine: ", "proxy:     internal/app in the harness process", "scenarios: direct, legacy, auth, jwt, shadow",
+		"1KiB, 4 client(s), 100 requests per scenario in 4 slices", "64KiB, 1 client(s)",
+		"shadow vs auth: throughput", "auth vs legacy: throughput", "shadow vs legacy: throughput",
+		"targets (1KiB):", "legacy throughput, 4 clients", "legacy added p50, 1 client", "jwt added p50, 1 client",
+		"shadow throughput cost vs auth"} {
 		assert.Contains(t, report, want)
 	}
+	for _, name := range []string{"direct", "legacy", "auth", "jwt", "shadow"} {
+		assert.Regexp(t, `(?m)^\s+`+name+`\s+100\s+0\s`, report, name)
+	}
+	assert.Regexp(t, `shadow comparisons during the run \(admin /metrics\): match [1-9]`, report)
 	assert.NotContains(t, report, "first error")
 }
 
-func TestCompareCountsExactlyAndAlternates(t *testing.T) {
+func TestCompareCountsExactlyAndRotates(t *testing.T) {
 	up, err := startUpstream([]int{100})
 	require.NoError(t, err)
 	defer up.close()
-	a := newTarget("a", up.url, 3, nil)
-	b := newTarget("b", up.url, 3, nil)
-	defer a.close()
-	defer b.close()
-	ra, rb, err := compare(context.Background(), a, b, up.path(100), 100, options{concurrency: 3, requests: 31, rounds: 4})
+	targets := []*target{newTarget("a", up.url, "", nil, 3), newTarget("b", up.url, "/any/prefix", nil, 3), newTarget("c", up.url, "", nil, 3)}
+	for _, tg := range targets {
+		defer tg.close()
+	}
+	res, err := compare(context.Background(), targets, runSpec{size: 100, concurrency: 3, requests: 31}, options{rounds: 4}, cpuMeters{})
 	require.NoError(t, err)
-	for _, r := range []result{ra, rb} {
+	require.Len(t, res, 3)
+	for i, r := range res {
+		assert.Equal(t, targets[i].name, r.name)
 		assert.Equal(t, 31, r.requests, "7+7+7+10 over four slices")
 		assert.Equal(t, int64(3100), r.bytes)
 		assert.Zero(t, r.errors)
 		assert.LessOrEqual(t, r.p50, r.p99)
 		assert.Positive(t, r.elapsed)
+		assert.Positive(t, r.servingCPU())
 	}
 
 	// A wrong size is an error, not a measurement.
-	s, err := measure(context.Background(), a, up.path(100), 99, 1, slice{requests: 3})
+	s, err := measure(context.Background(), targets[0], 99, 1, slice{requests: 3}, cpuMeters{})
 	require.NoError(t, err)
 	assert.Equal(t, 3, s.errors)
 	assert.Empty(t, s.lat)
-	assert.Equal(t, "got 100 bytes, want 99", s.firstErr)
-	_, _, err = compare(context.Background(), a, b, up.path(100), 99, options{concurrency: 1, requests: 2, rounds: 1})
-	require.ErrorContains(t, err, "no request succeeded: got 100 bytes, want 99")
+	assert.Equal(t, "status 404", s.firstErr)
+	_, err = compare(context.Background(), targets, runSpec{size: 99, concurrency: 1, requests: 2}, options{rounds: 1}, cpuMeters{})
+	require.ErrorContains(t, err, "a: no request succeeded: status 404")
+}
+
+func TestShadowCounts(t *testing.T) {
+	before := shadowCounts{"match": 10, "dropped": 2}
+	after := shadowCounts{"match": 25, "dropped": 2, "diff": 1}
+	d := after.sub(before)
+	assert.Equal(t, shadowCounts{"match": 15, "diff": 1}, d)
+	assert.Equal(t, "match 15, diff 1", d.String())
+	assert.Equal(t, "none", shadowCounts{}.String())
 }
 
 func TestPercentile(t *testing.T) {
@@ -79,6 +110,11 @@ func TestFlags(t *testing.T) {
 		{[]string{"-rounds", "0"}, "-rounds must be 1..100"},
 		{[]string{"-requests", "3", "-rounds", "5"}, "-requests must be at least -rounds (5), got 3"},
 		{[]string{"-proxy", "remote"}, "-proxy must be process or inprocess"},
+		{[]string{"-latency-duration", "-1s"}, "-latency-duration must be 0..5m0s"},
+		{[]string{"-candidate-nice", "20"}, "-candidate-nice must be 0..19"},
+		{[]string{"-proxy-env", "GOGC"}, "-proxy-env must be KEY=VALUE"},
+		{[]string{"-scenarios", "direct,bogus"}, `-scenarios: unknown scenario "bogus"`},
+		{[]string{"-scenarios", "auth,auth"}, `-scenarios: "auth" given twice`},
 		{[]string{"-sizes", "1GiB"}, "-sizes: invalid size"},
 		{[]string{"-sizes", "x"}, "-sizes: invalid size"},
 		{[]string{"extra"}, "unexpected argument"},
@@ -99,16 +135,6 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-func TestListeningAddr(t *testing.T) {
-	a, ok := listeningAddr(`{"level":"info","msg":"listening","public":"127.0.0.1:4000","admin":"127.0.0.1:4001"}` + "\n")
-	assert.True(t, ok)
-	assert.Equal(t, "127.0.0.1:4000", a)
-	_, ok = listeningAddr(`{"msg":"proxy serving"}`)
-	assert.False(t, ok)
-	_, ok = listeningAddr("not json")
-	assert.False(t, ok)
-}
-
 func TestCPUAccounting(t *testing.T) {
 	self := selfCPU()
 	assert.Positive(t, self)
@@ -120,18 +146,23 @@ func TestCPUAccounting(t *testing.T) {
 	assert.False(t, ok)
 }
 
-// TestHarnessProcessMode runs the proxy as the real binary, with and
-// without its access log (the two ways the harness learns its address).
+// TestHarnessProcessMode runs the proxy as the real binary (serve with the
+// generated configuration and seed file), with and without its access log.
 func TestHarnessProcessMode(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "strangler")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/7cycles-ai/strangler/cmd/strangler").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	for _, accessLog := range []string{"true", "false"} {
 		var report, progress bytes.Buffer
-		code := run([]string{"-strangler", bin, "-access-log=" + accessLog, "-concurrency", "2", "-requests", "100", "-warmup", "0s", "-sizes", "1KiB"}, &report, &progress)
+		code := run([]string{"-strangler", bin, "-access-log=" + accessLog, "-proxy-env", "GOGC=100", "-concurrency", "2", "-requests", "40",
+			"-warmup", "0s", "-sizes", "1KiB"}, &report, &progress)
 		require.Equal(t, 0, code, "access log %s: %s", accessLog, progress.String())
-		assert.Contains(t, report.String(), "proxy: strangler serve, a separate process")
-		assert.Regexp(t, `1KiB\s+proxy\s+100\s+0\s`, report.String())
+		assert.Contains(t, report.String(), "proxy:     strangler serve, a separate process")
+		assert.Contains(t, report.String(), "env GOGC=100")
+		for _, name := range []string{"legacy", "auth", "shadow"} {
+			assert.Regexp(t, `(?m)^\s+`+name+`\s+40\s+0\s`, report.String(), name)
+		}
+		assert.Contains(t, report.String(), "auth added proxy CPU/request, 2 clients")
 		assert.NotContains(t, report.String(), "first error")
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/7cycles-ai/strangler/config"
-	"github.com/7cycles-ai/strangler/proxy"
+	"github.com/7cycles-ai/strangler/internal/app"
 )
 
 // proxyMode says where the proxy under test runs.
@@ -27,10 +26,11 @@ import (
 // process (the default) runs the real `strangler serve` binary: what is
 // deployed, with its own garbage collector and scheduler, so the load the
 // harness itself generates (allocation, GC) is not charged to the proxy,
-// and the configuration path (YAML, defaults, validation) is the real one.
-// inprocess builds proxy.Server in this process: quicker to start and
-// handy for profiling (-cpuprofile of one process), at the price of
-// sharing a runtime with the clients and the upstream.
+// its CPU is measured on its own, and the configuration path (YAML, seed
+// file, defaults, validation) is the real one. inprocess builds the same
+// application (internal/app, as serve does) in this process: quicker to
+// start and handy for profiling (-cpuprofile of one process), at the price
+// of sharing a runtime with the clients and the upstream.
 type proxyMode string
 
 const (
@@ -40,40 +40,76 @@ const (
 
 // runningProxy is a proxy under test.
 type runningProxy struct {
-	url   string
-	close func()
+	url, adminURL string
+	close         func()
 	// cpu returns the CPU time the proxy process has used; nil when the
 	// proxy runs in the harness process.
 	cpu func() (time.Duration, bool)
 }
 
-func startProxy(ctx context.Context, o options, upstreamURL string, progress io.Writer) (*runningProxy, error) {
-	if o.proxy == proxyInProcess {
-		return startInProcess(upstreamURL, o.accessLog)
-	}
-	return startProcess(ctx, o, upstreamURL, progress)
-}
+// Route prefixes of the scenarios (benchConfig).
+const (
+	prefixAnonymous = "/anon"
+	prefixAuthed    = "/authd"
+)
 
-// benchConfig is the proxy configuration of the runs: one catch-all route
-// to the upstream, defaults otherwise (access log at info when wanted).
-// listen is the public address ("127.0.0.1:0": any free port).
-func benchConfig(upstreamURL, listen string, accessLog bool) string {
+// Seeded identities (benchSeed). The password is a fixture of a memory
+// store that lives as long as the run.
+const (
+	benchEmail    = "bench@bench.test"
+	benchPassword = "bench-password-of-a-throwaway-store"
+	orgLegacy     = "bench"
+	orgShadowed   = "shadowed"
+)
+
+// benchConfig is the proxy configuration of the runs: the memory store
+// seeded from seedFile, the built-in issuer (login and API key creation
+// for the auth scenarios), the harness's upstream as legacy and the
+// candidate as new, and three routes:
+//
+//   - anon (/anon): auth none, the plain passthrough (scenario legacy);
+//   - authd (/authd): auth required, permission read (scenarios auth, jwt,
+//     shadow; the org "shadowed" is pinned to shadow by the seed's flags);
+//   - default (/): what else arrives.
+//
+// listen and adminListen are the listener addresses.
+func benchConfig(upstreamURL, candidateURL, seedFile, listen, adminListen string, accessLog bool) string {
 	level := "warn"
 	if accessLog {
 		level = "info"
 	}
-	return fmt.Sprintf(`server: { listen: %q, admin_listen: "127.0.0.1:0", shutdown_grace: 5s }
+	return fmt.Sprintf(`server: { listen: %q, admin_listen: %q, shutdown_grace: 5s }
 log: { level: %s, format: json }
+store: { driver: memory, seed_file: %q }
 upstreams:
   legacy: { url: %q }
+  new: { url: %q }
+auth:
+  issuer: { enabled: true, access_ttl: 1h }
 routes:
+  - { name: anon, paths: [%q], auth: none }
+  - { name: authd, paths: [%q], auth: required, permission: read }
   - { name: default, paths: ["/"], auth: optional }
-`, listen, level, upstreamURL)
+`, listen, adminListen, level, seedFile, upstreamURL, candidateURL, prefixAnonymous, prefixAuthed)
 }
 
-// freePort returns a loopback address nobody listens on right now. Only
-// for the access-log-off runs, where the proxy does not log where it
-// listens.
+// benchSeed is the store.seed_file of the runs: two orgs, one owner of
+// both, and the flags section pinning org "shadowed" to shadow on route
+// authd (org "bench" stays legacy, the default).
+func benchSeed() string {
+	return fmt.Sprintf(`orgs:
+  - { slug: %[1]s, name: Bench }
+  - { slug: %[2]s, name: Shadowed }
+users:
+  - email: %[3]s
+    password: %[4]q
+    memberships: [{ org: %[1]s, role: owner }, { org: %[2]s, role: owner }]
+flags:
+  overrides: [{ flag: route.authd, org: %[2]s, variant: shadow, reason: bench }]
+`, orgLegacy, orgShadowed, benchEmail, benchPassword)
+}
+
+// freePort returns a loopback address nobody listens on right now.
 func freePort() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -100,8 +136,44 @@ func waitListening(ctx context.Context, addr string, exited <-chan struct{}) err
 	}
 }
 
-func startInProcess(upstreamURL string, accessLog bool) (*runningProxy, error) {
-	cfg, err := config.Parse([]byte(benchConfig(upstreamURL, "127.0.0.1:0", accessLog)), nil)
+// writeFiles writes the configuration and the seed into dir and returns
+// the configuration's path.
+func writeFiles(dir, upstreamURL, candidateURL, listen, adminListen string, accessLog bool) (string, error) {
+	seed := filepath.Join(dir, "seed.yaml")
+	if err := os.WriteFile(seed, []byte(benchSeed()), 0o600); err != nil {
+		return "", err
+	}
+	cfg := filepath.Join(dir, "bench.yaml")
+	return cfg, os.WriteFile(cfg, []byte(benchConfig(upstreamURL, candidateURL, seed, listen, adminListen, accessLog)), 0o600)
+}
+
+func startProxy(ctx context.Context, o options, upstreamURL, candidateURL string, progress io.Writer) (*runningProxy, error) {
+	dir, err := os.MkdirTemp("", "strangler-bench-")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { _ = os.RemoveAll(dir) }
+	var px *runningProxy
+	if o.proxy == proxyInProcess {
+		px, err = startInProcess(ctx, dir, upstreamURL, candidateURL, o.accessLog)
+	} else {
+		px, err = startProcess(ctx, dir, o, upstreamURL, candidateURL, progress)
+	}
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	stop := px.close
+	px.close = func() { stop(); cleanup() }
+	return px, nil
+}
+
+func startInProcess(ctx context.Context, dir, upstreamURL, candidateURL string, accessLog bool) (*runningProxy, error) {
+	cfgPath, err := writeFiles(dir, upstreamURL, candidateURL, "127.0.0.1:0", "127.0.0.1:0", accessLog)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return nil, err
 	}
@@ -110,19 +182,27 @@ func startInProcess(upstreamURL string, accessLog bool) (*runningProxy, error) {
 		level = zapcore.InfoLevel
 	}
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), level))
-	srv, err := proxy.New(proxy.Options{Config: cfg, Logger: log})
+	a, err := app.New(ctx, app.Options{Config: cfg, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	pub, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		a.Close(context.Background())
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	adm, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = pub.Close()
+		a.Close(context.Background())
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, pub, nil) }()
+	go func() { done <- a.Serve(sctx, pub, adm) }()
 	return &runningProxy{
-		url: "http://" + pub.Addr().String(),
+		url:      "http://" + pub.Addr().String(),
+		adminURL: "http://" + adm.Addr().String(),
 		close: func() {
 			cancel()
 			<-done
@@ -130,42 +210,35 @@ func startInProcess(upstreamURL string, accessLog bool) (*runningProxy, error) {
 	}, nil
 }
 
-func startProcess(ctx context.Context, o options, upstreamURL string, progress io.Writer) (*runningProxy, error) {
-	dir, err := os.MkdirTemp("", "strangler-bench-")
-	if err != nil {
-		return nil, err
-	}
-	cleanup := func() { _ = os.RemoveAll(dir) }
+func startProcess(ctx context.Context, dir string, o options, upstreamURL, candidateURL string, progress io.Writer) (*runningProxy, error) {
 	bin := o.binary
 	if bin == "" {
 		bin = filepath.Join(dir, "strangler")
 		fmt.Fprintln(progress, "building strangler for the proxy process")
 		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/7cycles-ai/strangler/cmd/strangler")
 		if out, err := build.CombinedOutput(); err != nil {
-			cleanup()
 			return nil, fmt.Errorf("go build strangler: %w\n%s", err, out)
 		}
 	}
-	listen := "127.0.0.1:0"
-	if !o.accessLog {
-		if listen, err = freePort(); err != nil {
-			cleanup()
-			return nil, err
-		}
+	listen, err := freePort()
+	if err != nil {
+		return nil, err
 	}
-	cfgPath := filepath.Join(dir, "bench.yaml")
-	if err := os.WriteFile(cfgPath, []byte(benchConfig(upstreamURL, listen, o.accessLog)), 0o600); err != nil {
-		cleanup()
+	adminListen, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cfgPath, err := writeFiles(dir, upstreamURL, candidateURL, listen, adminListen, o.accessLog)
+	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	cmd.Env = append(os.Environ(), o.proxyEnv...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		cleanup()
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		cleanup()
 		return nil, fmt.Errorf("start strangler serve: %w", err)
 	}
 	exited := make(chan struct{})
@@ -178,65 +251,41 @@ func startProcess(ctx context.Context, o options, upstreamURL string, progress i
 			_ = cmd.Process.Kill()
 			<-exited
 		}
-		cleanup()
 	}
-	pid := cmd.Process.Pid
-	running := func(addr string) *runningProxy {
-		return &runningProxy{url: "http://" + addr, close: stop, cpu: func() (time.Duration, bool) { return processCPU(pid) }}
-	}
-
-	// With the access log on, serve says where it listens; the rest of the
-	// log is read and discarded so the pipe never blocks the proxy.
-	addr := make(chan string, 1)
+	// The log (the access log among it) is read and discarded so the pipe
+	// never blocks the proxy; its first lines explain an early exit.
+	head := make(chan string, 1)
 	go func() {
 		br := bufio.NewReaderSize(stderr, 64<<10)
-		var head []string
-		for {
+		var lines []string
+		for len(lines) < 20 {
 			line, err := br.ReadString('\n')
-			if a, ok := listeningAddr(line); ok {
-				addr <- a
-				_, _ = io.Copy(io.Discard, br)
-				return
-			}
-			if len(head) < 20 {
-				head = append(head, strings.TrimSpace(line))
+			if line != "" {
+				lines = append(lines, strings.TrimSpace(line))
 			}
 			if err != nil {
-				addr <- "error: " + strings.Join(head, " | ")
-				return
+				break
 			}
 		}
+		head <- strings.Join(lines, " | ")
+		_, _ = io.Copy(io.Discard, br)
 	}()
-	if !o.accessLog {
-		waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		if err := waitListening(waitCtx, listen, exited); err != nil {
+	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for _, addr := range []string{listen, adminListen} {
+		if err := waitListening(waitCtx, addr, exited); err != nil {
 			stop()
-			return nil, err
+			select {
+			case h := <-head:
+				return nil, fmt.Errorf("%w: %s", err, h)
+			case <-time.After(time.Second):
+				return nil, err
+			}
 		}
-		return running(listen), nil
 	}
-	select {
-	case a := <-addr:
-		if strings.HasPrefix(a, "error: ") {
-			stop()
-			return nil, errors.New("strangler serve exited before listening: " + strings.TrimPrefix(a, "error: "))
-		}
-		return running(a), nil
-	case <-time.After(time.Minute):
-		stop()
-		return nil, errors.New("strangler serve did not listen within a minute")
-	}
-}
-
-// listeningAddr reads the public address from serve's "listening" log line.
-func listeningAddr(line string) (string, bool) {
-	var l struct {
-		Msg    string `json:"msg"`
-		Public string `json:"public"`
-	}
-	if json.Unmarshal([]byte(line), &l) != nil || l.Msg != "listening" || l.Public == "" {
-		return "", false
-	}
-	return l.Public, true
+	pid := cmd.Process.Pid
+	return &runningProxy{
+		url: "http://" + listen, adminURL: "http://" + adminListen, close: stop,
+		cpu: func() (time.Duration, bool) { return processCPU(pid) },
+	}, nil
 }

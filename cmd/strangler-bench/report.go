@@ -11,23 +11,34 @@ import (
 	"time"
 )
 
-// The targets for 1 KiB answers on the 2-core reference machine.
+// The targets on the 2-core reference machine, for 1 KiB answers.
 const (
 	targetAddedP50   = 150 * time.Microsecond
 	targetAddedP99   = time.Millisecond
 	targetThroughput = 0.60
+	// targetCredential bounds what a cached credential adds per request.
+	targetCredential = 20 * time.Microsecond
+	// targetShadowCost bounds the throughput shadow mode costs, the
+	// candidate's own CPU excluded.
+	targetShadowCost = 0.10
 	targetSize       = 1 << 10
 )
 
-// row is one response size: the upstream directly and through the proxy.
-type row struct {
-	size          int
-	direct, proxy result
+// runResult is one run: every scenario at one size and concurrency.
+type runResult struct {
+	runSpec
+	results []result
+	shadow  shadowCounts
 }
 
-func (r row) throughputRatio() float64 { return r.proxy.rps() / r.direct.rps() }
-func (r row) addedP50() time.Duration  { return r.proxy.p50 - r.direct.p50 }
-func (r row) addedP99() time.Duration  { return r.proxy.p99 - r.direct.p99 }
+func (r runResult) get(name string) (result, bool) {
+	for _, res := range r.results {
+		if res.name == name {
+			return res, true
+		}
+	}
+	return result{}, false
+}
 
 type report struct {
 	opts    options
@@ -35,17 +46,96 @@ type report struct {
 	// loadStart and loadEnd are /proc/loadavg around the runs: the
 	// machine may be shared, and a busy one explains noisy numbers.
 	loadStart, loadEnd string
-	proxyURL           string
 	started            time.Time
-	rows               []row
-	goroutines         int
+	runs               []runResult
 }
 
-// targetsMet reports whether the 1 KiB row (if measured) meets every target.
+// find returns the run of size at concurrency (1: the latency run; 0: the
+// load run, whatever its concurrency).
+func (rep *report) find(size, concurrency int) (runResult, bool) {
+	for _, r := range rep.runs {
+		if r.size == size && (r.concurrency == concurrency || concurrency == 0 && r.concurrency == rep.opts.concurrency) {
+			return r, true
+		}
+	}
+	return runResult{}, false
+}
+
+// check is one target, measured.
+type check struct {
+	what  string
+	value string
+	limit string
+	ok    bool
+	// note says how the value was measured.
+	note string
+}
+
+// checks evaluates every target the measured scenarios allow.
+func (rep *report) checks() []check {
+	var out []check
+	load, hasLoad := rep.find(targetSize, 0)
+	lat, hasLat := rep.find(targetSize, 1)
+	if rep.opts.concurrency == 1 {
+		hasLoad = false
+	}
+	if hasLat {
+		d, okD := lat.get(scenarioDirect)
+		l, okL := lat.get(scenarioLegacy)
+		if okD && okL {
+			out = append(out,
+				check{"legacy added p50, 1 client", signed(l.p50 - d.p50), "≤ " + formatDur(targetAddedP50), l.p50-d.p50 <= targetAddedP50, "the latency one request pays"},
+				check{"legacy added p99, 1 client", signed(l.p99 - d.p99), "≤ " + formatDur(targetAddedP99), l.p99-d.p99 <= targetAddedP99, ""})
+		}
+	}
+	if hasLoad {
+		d, okD := load.get(scenarioDirect)
+		l, okL := load.get(scenarioLegacy)
+		if okD && okL {
+			c := fmt.Sprintf("%d clients", load.concurrency)
+			out = append(out,
+				check{"legacy throughput, " + c, fmt.Sprintf("%.1f%%", 100*l.rps()/d.rps()), fmt.Sprintf("≥ %.0f%%", 100*targetThroughput), l.rps()/d.rps() >= targetThroughput,
+					fmt.Sprintf("serving CPU/request %s direct, %s legacy", formatDur(d.servingCPU()), formatDur(l.servingCPU()))},
+				check{"legacy added p50, " + c, signed(l.p50 - d.p50), "≤ " + formatDur(targetAddedP50), l.p50-d.p50 <= targetAddedP50, "saturated: latency ≈ clients ÷ throughput"},
+				check{"legacy added p99, " + c, signed(l.p99 - d.p99), "≤ " + formatDur(targetAddedP99), l.p99-d.p99 <= targetAddedP99, ""})
+		}
+	}
+	for _, cred := range []string{scenarioAuth, scenarioJWT} {
+		if hasLoad {
+			l, okL := load.get(scenarioLegacy)
+			a, okA := load.get(cred)
+			if okL && okA && l.cpu.hasProxy {
+				added := a.perRequest(a.cpu.proxy) - l.perRequest(l.cpu.proxy)
+				out = append(out, check{cred + " added proxy CPU/request, " + fmt.Sprintf("%d clients", load.concurrency), signed(added), "≤ " + formatDur(targetCredential), added <= targetCredential,
+					"cached credential, route check and permission, vs the anonymous route"})
+			}
+		}
+		if hasLat {
+			l, okL := lat.get(scenarioLegacy)
+			a, okA := lat.get(cred)
+			if okL && okA {
+				out = append(out, check{cred + " added p50, 1 client", signed(a.p50 - l.p50), "≤ " + formatDur(targetCredential), a.p50-l.p50 <= targetCredential, ""})
+			}
+		}
+	}
+	if hasLoad {
+		a, okA := load.get(scenarioAuth)
+		s, okS := load.get(scenarioShadow)
+		if okA && okS {
+			cost := 1 - float64(a.servingCPU())/float64(s.servingCPU())
+			out = append(out, check{"shadow throughput cost vs auth (legacy mode, same route and key), candidate excluded", fmt.Sprintf("%.1f%%", 100*cost), fmt.Sprintf("≤ %.0f%%", 100*targetShadowCost), cost <= targetShadowCost,
+				fmt.Sprintf("1 − serving CPU/request auth %s ÷ shadow %s; measured throughput ratio %.1f%% with the candidate (%s CPU/request) on the same cores",
+					formatDur(a.servingCPU()), formatDur(s.servingCPU()), 100*s.rps()/a.rps(), formatDur(s.perRequest(s.cpu.candidate)))})
+		}
+	}
+	return out
+}
+
+// targetsMet reports whether every measured target is met.
 func (rep *report) targetsMet() bool {
-	for _, r := range rep.rows {
-		if r.size == targetSize {
-			return r.addedP50() <= targetAddedP50 && r.addedP99() <= targetAddedP99 && r.throughputRatio() >= targetThroughput
+	for _, c := range rep.checks() {
+		if !c.ok {
+			return false
 		}
 	}
 	return true
@@ -55,59 +145,91 @@ func (rep *report) write(w io.Writer) {
 	o := rep.opts
 	where := "strangler serve, a separate process"
 	if o.proxy == proxyInProcess {
-		where = "proxy.Server in the harness process"
+		where = "internal/app in the harness process"
 	}
 	log := "access log on (info, discarded)"
 	if !o.accessLog {
 		log = "access log off"
 	}
-	run := fmt.Sprintf("%s per target in %d alternating slices after %s warm-up", o.duration, o.rounds, o.warmup)
-	if o.requests > 0 {
-		run = fmt.Sprintf("%d requests per target in %d alternating slices after %s warm-up", o.requests, o.rounds, o.warmup)
-	}
 	fmt.Fprintf(w, "strangler-bench %s\n", rep.started.UTC().Format(time.RFC3339))
-	fmt.Fprintf(w, "machine: %s\n", rep.machine)
+	fmt.Fprintf(w, "machine:   %s\n", rep.machine)
 	if rep.loadStart != "" {
-		fmt.Fprintf(w, "load:    %s before, %s after (1, 5, 15 min averages)\n", rep.loadStart, rep.loadEnd)
+		fmt.Fprintf(w, "load:      %s before, %s after (1, 5, 15 min averages)\n", rep.loadStart, rep.loadEnd)
 	}
-	fmt.Fprintf(w, "setup:   upstream in the harness process; proxy: %s, %s;\n", where, log)
-	fmt.Fprintf(w, "         %d keep-alive clients, %s; all on 127.0.0.1\n\n", o.concurrency, run)
+	fmt.Fprintf(w, "proxy:     %s, %s, memory store seeded by store.seed_file", where, log)
+	if len(o.proxyEnv) > 0 {
+		fmt.Fprintf(w, ", env %s", strings.Join(o.proxyEnv, " "))
+	}
+	fmt.Fprintf(w, "\nupstream:  in the harness process; shadow candidate: a separate process (GOMAXPROCS 1, nice %d)\n", o.candidateNice)
+	fmt.Fprintf(w, "scenarios: %s; every slice rotates over them after %s warm-up each; 127.0.0.1 only\n", strings.Join(o.scenarios, ", "), o.warmup)
+	fmt.Fprintf(w, "CPU/req:   harness = clients + upstream (+ proxy when in process); proxy and candidate = their processes; serving = harness + proxy\n")
 
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "size\ttarget\trequests\terrors\treq/s\tp50\tp99\tMiB/s\tharness CPU/req\tproxy CPU/req\t")
-	for _, r := range rep.rows {
-		for _, t := range []struct {
-			name string
-			res  result
-		}{{"direct", r.direct}, {"proxy", r.proxy}} {
-			proxyCPU := "-"
-			if t.res.hasProxyCPU {
-				proxyCPU = formatDur(t.res.cpuPerRequest(t.res.proxyCPU))
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%s\t%s\t%.1f\t%s\t%s\t\n", formatSize(r.size), t.name, t.res.requests, t.res.errors,
-				t.res.rps(), formatDur(t.res.p50), formatDur(t.res.p99), t.res.bytesPerSec()/(1<<20),
-				formatDur(t.res.cpuPerRequest(t.res.harnessCPU)), proxyCPU)
+	for _, r := range rep.runs {
+		span := fmt.Sprintf("%s per scenario", r.duration)
+		if r.requests > 0 {
+			span = fmt.Sprintf("%d requests per scenario", r.requests)
 		}
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
-	for _, r := range rep.rows {
-		fmt.Fprintf(w, "%-5s proxy/direct: throughput %.1f%%, p50 %s (%s), p99 %s (%s)\n", formatSize(r.size),
-			100*r.throughputRatio(), ratio(r.proxy.p50, r.direct.p50), signed(r.addedP50()), ratio(r.proxy.p99, r.direct.p99), signed(r.addedP99()))
-		for _, res := range []result{r.direct, r.proxy} {
+		fmt.Fprintf(w, "\n%s, %d client(s), %s in %d slices\n", formatSize(r.size), r.concurrency, span, o.rounds)
+		d, hasDirect := r.get(scenarioDirect)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "scenario\trequests\terrors\treq/s\tp50\tp99\tMiB/s\tharness CPU/req\tproxy CPU/req\tcandidate CPU/req\tserving CPU/req\tvs direct: req/s\tp50\tp99\t")
+		for _, res := range r.results {
+			proxyCPU, candCPU := "-", "-"
+			if res.cpu.hasProxy {
+				proxyCPU = formatDur(res.perRequest(res.cpu.proxy))
+			}
+			if res.cpu.hasCandidate && res.name == scenarioShadow {
+				candCPU = formatDur(res.perRequest(res.cpu.candidate))
+			}
+			vs := "\t\t"
+			if hasDirect && res.name != scenarioDirect {
+				vs = fmt.Sprintf("%.1f%%\t%s\t%s", 100*res.rps()/d.rps(), signed(res.p50-d.p50), signed(res.p99-d.p99))
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t\n", res.name, res.requests, res.errors,
+				res.rps(), formatDur(res.p50), formatDur(res.p99), res.bytesPerSec()/(1<<20),
+				formatDur(res.perRequest(res.cpu.harness)), proxyCPU, candCPU, formatDur(res.servingCPU()), vs)
+		}
+		tw.Flush()
+		for _, res := range r.results {
 			if res.errors > 0 {
-				fmt.Fprintf(w, "      first error: %s\n", res.firstErr)
+				fmt.Fprintf(w, "  %s first error: %s\n", res.name, res.firstErr)
+			}
+		}
+		if _, ok := r.get(scenarioShadow); ok {
+			fmt.Fprintf(w, "  shadow comparisons during the run (admin /metrics): %s\n", r.shadow)
+		}
+		if a, ok := r.get(scenarioAuth); ok {
+			if s, ok := r.get(scenarioShadow); ok {
+				fmt.Fprintf(w, "  shadow vs auth: throughput %.1f%%, serving CPU/req %s (%+.1f%%)\n", 100*s.rps()/a.rps(),
+					signed(s.servingCPU()-a.servingCPU()), 100*(float64(s.servingCPU())/float64(a.servingCPU())-1))
+			}
+			if l, ok := r.get(scenarioLegacy); ok {
+				fmt.Fprintf(w, "  auth vs legacy: throughput %.1f%%, p50 %s, serving CPU/req %s", 100*a.rps()/l.rps(), signed(a.p50-l.p50), signed(a.servingCPU()-l.servingCPU()))
+				if a.cpu.hasProxy {
+					fmt.Fprintf(w, ", proxy CPU/req %s", signed(a.perRequest(a.cpu.proxy)-l.perRequest(l.cpu.proxy)))
+				}
+				fmt.Fprintln(w)
+			}
+		}
+		if l, ok := r.get(scenarioLegacy); ok {
+			if s, ok := r.get(scenarioShadow); ok {
+				fmt.Fprintf(w, "  shadow vs legacy: throughput %.1f%%, serving CPU/req %s (%+.1f%%)\n", 100*s.rps()/l.rps(),
+					signed(s.servingCPU()-l.servingCPU()), 100*(float64(s.servingCPU())/float64(l.servingCPU())-1))
 			}
 		}
 	}
-	for _, r := range rep.rows {
-		if r.size != targetSize {
-			continue
+
+	cs := rep.checks()
+	if len(cs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\ntargets (1KiB):\n")
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %s %s: %s %s", verdict(c.ok), c.what, c.value, c.limit)
+		if c.note != "" {
+			fmt.Fprintf(w, "  (%s)", c.note)
 		}
-		fmt.Fprintf(w, "\ntargets (1KiB): added p50 %s ≤ %s %s; added p99 %s ≤ %s %s; throughput %.1f%% ≥ %.0f%% %s\n",
-			signed(r.addedP50()), formatDur(targetAddedP50), verdict(r.addedP50() <= targetAddedP50),
-			signed(r.addedP99()), formatDur(targetAddedP99), verdict(r.addedP99() <= targetAddedP99),
-			100*r.throughputRatio(), 100*targetThroughput, verdict(r.throughputRatio() >= targetThroughput))
+		fmt.Fprintln(w)
 	}
 }
 

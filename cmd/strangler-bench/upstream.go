@@ -7,12 +7,15 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// upstream is the HTTP server both runs drive: GET /bytes/N answers N bytes
-// with Content-Length from a buffer made once, so it costs as little as an
-// upstream can and the measurement shows the proxy, not the upstream.
+// upstream is the HTTP server every run drives: GET .../bytes/N (under any
+// route prefix) answers N bytes with Content-Length from a buffer made
+// once, so it costs as little as an upstream can and the measurement shows
+// the proxy, not the upstream. The shadow candidate is the same server in
+// a process of its own (candidate.go).
 type upstream struct {
 	url    string
 	srv    *http.Server
@@ -24,9 +27,12 @@ func startUpstream(sizes []int) (*upstream, error) {
 	for _, n := range sizes {
 		bodies[strconv.Itoa(n)] = bytes.Repeat([]byte("0123456789abcdef"), n/16+1)[:n]
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /bytes/{n}", func(w http.ResponseWriter, r *http.Request) {
-		body, ok := bodies[r.PathValue("n")]
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := strings.LastIndex(r.URL.Path, "/bytes/")
+		body, ok := []byte(nil), false
+		if i >= 0 && r.Method == http.MethodGet {
+			body, ok = bodies[r.URL.Path[i+len("/bytes/"):]]
+		}
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -42,14 +48,15 @@ func startUpstream(sizes []int) (*upstream, error) {
 	}
 	u := &upstream{
 		url:    "http://" + ln.Addr().String(),
-		srv:    &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+		srv:    &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 		served: make(chan error, 1),
 	}
 	go func() { u.served <- u.srv.Serve(ln) }()
 	return u, nil
 }
 
-func (u *upstream) path(size int) string { return "/bytes/" + strconv.Itoa(size) }
+// bytesPath is the path of an answer of size bytes.
+func bytesPath(size int) string { return "/bytes/" + strconv.Itoa(size) }
 
 // close stops the upstream; an error other than the closing itself means
 // the measurements ran against a failing server.
