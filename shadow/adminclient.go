@@ -1,17 +1,12 @@
 package shadow
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"time"
+
+	"github.com/7cycles-ai/strangler/internal/adminapi"
 )
 
 // AdminClient calls the shadow endpoints of the admin API; the CLI uses it.
@@ -25,20 +20,7 @@ type AdminClient struct {
 }
 
 // APIError is an error answer of the admin API.
-type APIError struct {
-	Status    int
-	Code      string
-	Message   string
-	RequestID string
-}
-
-func (e *APIError) Error() string {
-	msg := fmt.Sprintf("%s (%d %s)", e.Message, e.Status, e.Code)
-	if e.RequestID != "" {
-		msg += ", request id " + e.RequestID
-	}
-	return msg
-}
+type APIError = adminapi.Error
 
 // ReportParams are the query parameters of a report, a rollout overview or
 // a class listing, as the server parses them (ParseQuery); empty fields
@@ -120,63 +102,9 @@ func (c *AdminClient) Reopen(ctx context.Context, fingerprint, note string) (Cla
 const maxAnswerBytes = 64 << 20
 
 func (c *AdminClient) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
-	base, err := url.Parse(strings.TrimRight(c.BaseURL, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return fmt.Errorf("admin URL %q: want http(s)://host:port", c.BaseURL)
-	}
-	u := base.String() + AdminPathPrefix + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("encode request: %w", err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return fmt.Errorf("build request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the admin API at %s: %w", base.String(), err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return fmt.Errorf("read answer of %s %s: %w", method, u, err)
-	}
-	if resp.StatusCode >= 300 {
-		var eb ErrorBody
-		if json.Unmarshal(data, &eb) == nil && eb.Error.Code != "" {
-			return &APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, RequestID: eb.Error.RequestID}
-		}
-		return &APIError{Status: resp.StatusCode, Code: "http_error", Message: strings.TrimSpace(truncateText(string(data), 200))}
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("decode answer of %s %s: %w", method, u, err)
-		}
-	}
-	return nil
+	wire := adminapi.Client{BaseURL: c.BaseURL, Token: c.Token, HTTP: c.HTTP, MaxAnswerBytes: maxAnswerBytes}
+	return wire.Do(ctx, method, AdminPathPrefix+path, q, body, out)
 }
 
 // IsUnauthorized reports whether err is the admin API refusing the token.
-func IsUnauthorized(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden)
-}
+func IsUnauthorized(err error) bool { return adminapi.IsUnauthorized(err) }
