@@ -64,6 +64,7 @@ Exit status: 0 success, 1 failure, 2 usage error.`,
 		newFlagsCmd(),
 		newKillSwitchCmd(),
 		newDiffsCmd(),
+		newOrgsCmd(), newKeysCmd(), newAuditCmd(),
 	)
 	return root
 }
