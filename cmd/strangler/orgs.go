@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/7cycles-ai/strangler/internal/adminapi"
 	"github.com/7cycles-ai/strangler/tenancy"
 )
 
@@ -22,115 +21,39 @@ import (
 // of the admin API through viewsClient.
 
 // viewsClient calls /admin/api/orgs... and /admin/api/audit.
-type viewsClient struct {
-	baseURL string
-	token   string
-	http    *http.Client
-}
+type viewsClient struct{ c adminapi.Client }
 
 // viewsClientOf resolves --admin-url and --token (flags, environment,
 // defaults) as every ops command does.
 func viewsClientOf(conn *adminConn) *viewsClient {
 	fc := conn.client()
-	return &viewsClient{baseURL: fc.BaseURL, token: fc.Token, http: &http.Client{Timeout: adminCallTimeout}}
+	return &viewsClient{c: adminapi.Client{BaseURL: fc.BaseURL, Token: fc.Token, HTTP: &http.Client{Timeout: adminCallTimeout}}}
 }
 
-// viewsAPIError is an error answer of the admin API (SPEC §5 shape).
-type viewsAPIError struct {
-	status    int
-	code      string
-	message   string
-	requestID string
-	// base is the admin URL that answered.
-	base string
-}
-
-func (e *viewsAPIError) Error() string {
-	msg := fmt.Sprintf("%s (%d %s)", e.message, e.status, e.code)
-	if e.requestID != "" {
-		msg += ", request id " + e.requestID
-	}
-	return msg
-}
-
-// maxViewsAnswer bounds what the CLI reads from one answer.
-const maxViewsAnswer = 16 << 20
-
+// do calls /admin/api/<path> and decodes the answer into out.
 func (c *viewsClient) do(ctx context.Context, method, path string, q url.Values, out any) error {
-	base, err := url.Parse(strings.TrimRight(c.baseURL, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return fmt.Errorf("admin URL %q: want http(s)://host:port", c.baseURL)
-	}
-	u := base.String() + "/admin/api/" + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
-	if err != nil {
-		return fmt.Errorf("build request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("cannot reach the admin API at %s: %w", base.String(), err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxViewsAnswer))
-	if err != nil {
-		return fmt.Errorf("read answer of %s %s: %w", method, path, err)
-	}
-	if resp.StatusCode >= 300 {
-		var eb struct {
-			Error struct {
-				Code      string `json:"code"`
-				Message   string `json:"message"`
-				RequestID string `json:"request_id"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(data, &eb) == nil && eb.Error.Code != "" {
-			return &viewsAPIError{status: resp.StatusCode, code: eb.Error.Code, message: eb.Error.Message, requestID: eb.Error.RequestID, base: base.String()}
-		}
-		text := flatText(string(data))
-		if len(text) > 200 {
-			text = text[:200] + "..."
-		}
-		if text == "" {
-			text = http.StatusText(resp.StatusCode)
-		}
-		return &viewsAPIError{status: resp.StatusCode, code: "http_error", message: text, base: base.String()}
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
-	}
-	return nil
+	return c.c.Do(ctx, method, "/admin/api/"+path, q, nil, out)
 }
 
 // viewsFailure turns an error of the admin API into the command's one-line
 // error: a request the API rejects as invalid is a usage error (exit 2);
 // refused credentials, unknown orgs or keys and unreachable servers exit 1.
 func viewsFailure(cmd *cobra.Command, err error) error {
-	var ae *viewsAPIError
+	var ae *adminapi.Error
 	if !errors.As(err, &ae) {
 		return fmt.Errorf("%s: %w", cmdName(cmd), err)
 	}
-	switch ae.status {
+	switch ae.Status {
 	case http.StatusUnauthorized:
 		return fmt.Errorf("%s: admin API refused the token: set --token or %s", cmdName(cmd), envAdminToken)
 	case http.StatusForbidden:
-		return fmt.Errorf("%s: admin API refused the token: %s", cmdName(cmd), ae.message)
+		return fmt.Errorf("%s: admin API refused the token: %s", cmdName(cmd), ae.Message)
 	case http.StatusBadRequest:
-		return usageError("%s: %s", cmdName(cmd), ae.message)
+		return usageError("%s: %s", cmdName(cmd), ae.Message)
 	case http.StatusNotFound, http.StatusMethodNotAllowed:
-		if ae.code == "http_error" {
-			return fmt.Errorf("%s: the admin API at %s does not serve this view (%d): is it a strangler admin listener of this version?",
-				cmdName(cmd), ae.base, ae.status)
+		if ae.Code == "http_error" {
+			return fmt.Errorf("%s: the server at --admin-url does not serve this view (%d): is it the admin listener of a strangler of this version?",
+				cmdName(cmd), ae.Status)
 		}
 	}
 	return fmt.Errorf("%s: %s", cmdName(cmd), ae.Error())
