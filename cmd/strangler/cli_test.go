@@ -106,13 +106,18 @@ func TestHelpOfEveryCommand(t *testing.T) {
 	}
 	walk(newRootCmd(), nil)
 	require.Greater(t, len(paths), 8)
-	for _, path := range paths {
-		args := append(append([]string(nil), path...), "--help")
-		r := runBinary(t, nil, args...)
-		assert.Equal(t, 0, r.code, "%q: %s", args, r.stderr)
-		assert.Contains(t, r.stdout, "Usage:", "%q", args)
-		assert.Empty(t, r.stderr, "%q", args)
-	}
+	t.Run("each", func(t *testing.T) {
+		for _, path := range paths {
+			args := append(append([]string(nil), path...), "--help")
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				t.Parallel()
+				r := runBinary(t, nil, args...)
+				assert.Equal(t, 0, r.code, "%q: %s", args, r.stderr)
+				assert.Contains(t, r.stdout, "Usage:", "%q", args)
+				assert.Empty(t, r.stderr, "%q", args)
+			})
+		}
+	})
 	r := runBinary(t, nil, "help", "demo")
 	assert.Equal(t, 0, r.code)
 	r = runBinary(t, nil, "demo", "--help")

@@ -276,7 +276,7 @@ func (a *App) auditAck(ctx context.Context, e shadow.AckEvent) error {
 	before, _ := json.Marshal(map[string]any{"status": e.Before})
 	after, _ := json.Marshal(map[string]any{"status": e.After, "note": e.Note, "route": e.Route, "org_ids": e.OrgIDs})
 	return a.Tenancy.AppendAudit(ctx, tenancy.AuditEntry{
-		ActorType: adminActorType(e.Actor), Actor: e.Actor, Action: "shadow.class." + e.Action,
+		ActorType: adminActorType(e.Actor), ActorID: e.Actor, Actor: e.Actor, Action: "shadow.class." + e.Action,
 		TargetType: "diff_class", TargetID: e.Fingerprint,
 		Before: before, After: after, Reason: e.Note,
 	})
