@@ -22,6 +22,11 @@ type target struct {
 	base, prefix string
 	// header is added to every request (the credential).
 	header http.Header
+	// settle, when set, runs after each measured slice, before the CPU is
+	// read: the shadow scenario waits there for the engine to finish the
+	// comparisons it queued, so their CPU is charged to it and not to
+	// whichever scenario runs next.
+	settle func(context.Context) error
 	client *http.Client
 }
 
@@ -213,6 +218,11 @@ func measure(ctx context.Context, t *target, size, concurrency int, sl slice, me
 		s.add(workers[i])
 	}
 	s.elapsed = time.Since(start)
+	if t.settle != nil {
+		if err := t.settle(ctx); err != nil {
+			return sample{}, err
+		}
+	}
 	s.cpu = meters.read().since(c0)
 	if err := ctx.Err(); err != nil {
 		return sample{}, err

@@ -260,7 +260,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 	}
 	for _, rn := range runs {
 		fmt.Fprintf(progress, "running %s, %d clients: %s\n", formatSize(rn.size), rn.concurrency, o.describeRun(rn))
-		targets := newTargets(o, up.url, px.url, creds, rn.concurrency)
+		targets := newTargets(o, up.url, px.url, px.adminURL, creds, rn.concurrency)
 		sh0 := readShadowCounts(ctx, px.adminURL)
 		res, err := compare(ctx, targets, rn, o, meters)
 		for _, t := range targets {

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,6 +88,21 @@ func TestShadowCounts(t *testing.T) {
 	assert.Equal(t, shadowCounts{"match": 15, "diff": 1}, d)
 	assert.Equal(t, "match 15, diff 1", d.String())
 	assert.Equal(t, "none", shadowCounts{}.String())
+
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "# HELP strangler_shadow_queue_depth x\nstrangler_shadow_queue_depth 0\nstrangler_shadow_queue_depth_other 7\n"+
+			`strangler_shadow_comparisons_total{outcome="match",route="a"} 3`+"\n"+
+			`strangler_shadow_comparisons_total{outcome="match",route="b"} 4`+"\n"+
+			`strangler_shadow_comparisons_total{outcome="dropped",route="a"} 1`+"\n")
+	}))
+	defer metrics.Close()
+	depth, ok := readMetric(context.Background(), metrics.URL, "strangler_shadow_queue_depth")
+	assert.True(t, ok)
+	assert.Zero(t, depth)
+	_, ok = readMetric(context.Background(), metrics.URL, "strangler_absent")
+	assert.False(t, ok)
+	assert.Equal(t, shadowCounts{"match": 7, "dropped": 1}, readShadowCounts(context.Background(), metrics.URL))
+	require.NoError(t, waitShadowIdle(context.Background(), metrics.URL))
 }
 
 func TestPercentile(t *testing.T) {

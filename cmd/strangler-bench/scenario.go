@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -99,7 +100,7 @@ func postJSON(ctx context.Context, c *http.Client, url, bearer string, in, out a
 }
 
 // newTargets builds the targets of the scenarios, in o.scenarios order.
-func newTargets(o options, upstreamURL, proxyURL string, creds credentials, concurrency int) []*target {
+func newTargets(o options, upstreamURL, proxyURL, adminURL string, creds credentials, concurrency int) []*target {
 	var out []*target
 	for _, s := range o.scenarios {
 		var t *target
@@ -114,6 +115,7 @@ func newTargets(o options, upstreamURL, proxyURL string, creds credentials, conc
 			t = newTarget(s, proxyURL, prefixAuthed, http.Header{"Authorization": {"Bearer " + creds.token}}, concurrency)
 		case scenarioShadow:
 			t = newTarget(s, proxyURL, prefixAuthed, http.Header{"X-Api-Key": {creds.keyShadowed}}, concurrency)
+			t.settle = func(ctx context.Context) error { return waitShadowIdle(ctx, adminURL) }
 		}
 		out = append(out, t)
 	}
@@ -156,36 +158,98 @@ func (c shadowCounts) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// readShadowCounts scrapes the admin /metrics. A failure is reported as
-// no counts: the numbers are context, not the measurement.
-func readShadowCounts(ctx context.Context, adminURL string) shadowCounts {
-	out := shadowCounts{}
+// shadowIdleWait bounds the wait for the shadow queue to drain after a
+// slice; shadowSettle is the pause after it, for the comparisons the
+// workers hold and the recorder's last batch.
+const (
+	shadowIdleWait = time.Minute
+	shadowSettle   = 100 * time.Millisecond
+)
+
+// waitShadowIdle waits until the shadow engine's queue is empty
+// (strangler_shadow_queue_depth on the admin /metrics), then shadowSettle.
+func waitShadowIdle(ctx context.Context, adminURL string) error {
 	if adminURL == "" {
-		return out
+		return nil
+	}
+	deadline := time.Now().Add(shadowIdleWait)
+	for {
+		depth, ok := readMetric(ctx, adminURL, "strangler_shadow_queue_depth")
+		if !ok {
+			return errors.New("shadow queue depth not found on the admin /metrics")
+		}
+		if depth == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("shadow queue still holds %.0f comparisons after %s", depth, shadowIdleWait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(shadowSettle):
+		return nil
+	}
+}
+
+// readMetric sums the samples of one metric family on the admin /metrics.
+func readMetric(ctx context.Context, adminURL, name string) (float64, bool) {
+	var sum float64
+	found := false
+	scanMetrics(ctx, adminURL, func(line string) {
+		if rest, ok := strings.CutPrefix(line, name); ok && (strings.HasPrefix(rest, " ") || strings.HasPrefix(rest, "{")) {
+			i := strings.LastIndexByte(line, ' ')
+			if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+				sum += v
+				found = true
+			}
+		}
+	})
+	return sum, found
+}
+
+// scanMetrics calls fn with every line of the admin /metrics; a failed
+// scrape calls it with none.
+func scanMetrics(ctx context.Context, adminURL string, fn func(string)) {
+	if adminURL == "" {
+		return
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, adminURL+"/metrics", nil)
 	if err != nil {
-		return out
+		return
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return out
+		return
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		line := sc.Text()
+		fn(sc.Text())
+	}
+}
+
+// readShadowCounts scrapes the admin /metrics. A failure is reported as
+// no counts: the numbers are context, not the measurement.
+func readShadowCounts(ctx context.Context, adminURL string) shadowCounts {
+	out := shadowCounts{}
+	scanMetrics(ctx, adminURL, func(line string) {
 		if !strings.HasPrefix(line, "strangler_shadow_comparisons_total{") {
-			continue
+			return
 		}
 		_, rest, _ := strings.Cut(line, `outcome="`)
 		outcome, _, _ := strings.Cut(rest, `"`)
 		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err == nil && outcome != "" {
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil && outcome != "" {
 			out[outcome] += v
 		}
-	}
+	})
 	return out
 }
