@@ -180,8 +180,16 @@ func (s *Server) HandlePublic(pattern string, h http.Handler) {
 
 // HandleAdmin mounts an endpoint on the admin listener (/admin/api/...,
 // /ui/). pattern is an http.ServeMux pattern.
+// Admin endpoints get a request id too (RequestIDFromContext, and the
+// X-Request-Id response header), so their error bodies and audit entries
+// can be traced like the public listener's.
 func (s *Server) HandleAdmin(pattern string, h http.Handler) {
-	s.admin.Handle(pattern, h)
+	s.admin.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &requestState{Context: r.Context(), method: r.Method, remote: r.RemoteAddr}
+		st.id = s.ids.requestID(r.Header)
+		w.Header().Set(headerRequestID, st.id)
+		h.ServeHTTP(w, r.WithContext(st))
+	}))
 }
 
 // publicEndpoint is a mounted public handler with its metric cache.

@@ -296,3 +296,18 @@ routes: [{ name: default, paths: ["/"], auth: optional }]
 	assert.Contains(t, err.Error(), "strangler migrate up")
 	t.Log(err)
 }
+
+func TestAdminErrorsCarryARequestID(t *testing.T) {
+	t.Parallel()
+	r := startApp(t, "memory", "")
+	req, err := http.NewRequest("GET", r.admin+"/admin/api/orgs", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Request-ID", "ops-trace-42")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	assert.Equal(t, "ops-trace-42", res.Header.Get("X-Request-Id"))
+	assert.Contains(t, string(body), `"request_id":"ops-trace-42"`)
+}
