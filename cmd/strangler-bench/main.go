@@ -60,6 +60,7 @@ type options struct {
 	proxyEnv        []string
 	accessLog       bool
 	candidateNice   int
+	sampleRate      float64
 	strict          bool
 	cpuProfile      string
 }
@@ -139,6 +140,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&env, "proxy-env", "KEY=VALUE added to the proxy process's environment, repeatable (e.g. GOGC=200)")
 	fs.BoolVar(&o.accessLog, "access-log", true, "proxy writes its access log (info level, discarded) as in production")
 	fs.IntVar(&o.candidateNice, "candidate-nice", 0, "niceness of the shadow candidate process (0..19; 19: the serving path wins the CPU)")
+	fs.Float64Var(&o.sampleRate, "shadow-sample-rate", 1, "shadow.sample_rate of the shadowed route, 0 to 1 (1: every request of the shadow scenario is compared)")
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 when a target is missed")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the harness process (with -proxy inprocess it includes the proxy)")
 	fs.Usage = func() {
@@ -166,6 +168,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-requests must be at least -rounds (%d), got %d", o.rounds, o.requests)
 	case o.warmup < 0 || o.warmup > maxDuration:
 		return o, fmt.Errorf("-warmup must be 0..%s, got %s", maxDuration, o.warmup)
+	case !(o.sampleRate >= 0 && o.sampleRate <= 1):
+		return o, fmt.Errorf("-shadow-sample-rate must be 0..1, got %g", o.sampleRate)
 	case o.candidateNice < 0 || o.candidateNice > 19:
 		return o, fmt.Errorf("-candidate-nice must be 0..19, got %d", o.candidateNice)
 	}

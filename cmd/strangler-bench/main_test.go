@@ -130,6 +130,8 @@ func TestFlags(t *testing.T) {
 		{[]string{"-proxy", "remote"}, "-proxy must be process or inprocess"},
 		{[]string{"-latency-duration", "-1s"}, "-latency-duration must be 0..5m0s"},
 		{[]string{"-candidate-nice", "20"}, "-candidate-nice must be 0..19"},
+		{[]string{"-shadow-sample-rate", "1.5"}, "-shadow-sample-rate must be 0..1"},
+		{[]string{"-shadow-sample-rate", "NaN"}, "-shadow-sample-rate must be 0..1"},
 		{[]string{"-proxy-env", "GOGC"}, "-proxy-env must be KEY=VALUE"},
 		{[]string{"-scenarios", "direct,bogus"}, `-scenarios: unknown scenario "bogus"`},
 		{[]string{"-scenarios", "auth,auth"}, `-scenarios: "auth" given twice`},

@@ -69,11 +69,12 @@ const (
 //
 //   - anon (/anon): auth none, the plain passthrough (scenario legacy);
 //   - authd (/authd): auth required, permission read (scenarios auth, jwt,
-//     shadow; the org "shadowed" is pinned to shadow by the seed's flags);
+//     shadow; the org "shadowed" is pinned to shadow by the seed's flags),
+//     shadow.sample_rate from -shadow-sample-rate;
 //   - default (/): what else arrives.
 //
 // listen and adminListen are the listener addresses.
-func benchConfig(upstreamURL, candidateURL, seedFile, listen, adminListen string, accessLog bool) string {
+func benchConfig(upstreamURL, candidateURL, seedFile, listen, adminListen string, accessLog bool, sampleRate float64) string {
 	level := "warn"
 	if accessLog {
 		level = "info"
@@ -88,9 +89,9 @@ auth:
   issuer: { enabled: true, access_ttl: 1h }
 routes:
   - { name: anon, paths: [%q], auth: none }
-  - { name: authd, paths: [%q], auth: required, permission: read }
+  - { name: authd, paths: [%q], auth: required, permission: read, shadow: { sample_rate: %g } }
   - { name: default, paths: ["/"], auth: optional }
-`, listen, adminListen, level, seedFile, upstreamURL, candidateURL, prefixAnonymous, prefixAuthed)
+`, listen, adminListen, level, seedFile, upstreamURL, candidateURL, prefixAnonymous, prefixAuthed, sampleRate)
 }
 
 // benchSeed is the store.seed_file of the runs: two orgs, one owner of
@@ -138,13 +139,13 @@ func waitListening(ctx context.Context, addr string, exited <-chan struct{}) err
 
 // writeFiles writes the configuration and the seed into dir and returns
 // the configuration's path.
-func writeFiles(dir, upstreamURL, candidateURL, listen, adminListen string, accessLog bool) (string, error) {
+func writeFiles(dir, upstreamURL, candidateURL, listen, adminListen string, accessLog bool, sampleRate float64) (string, error) {
 	seed := filepath.Join(dir, "seed.yaml")
 	if err := os.WriteFile(seed, []byte(benchSeed()), 0o600); err != nil {
 		return "", err
 	}
 	cfg := filepath.Join(dir, "bench.yaml")
-	return cfg, os.WriteFile(cfg, []byte(benchConfig(upstreamURL, candidateURL, seed, listen, adminListen, accessLog)), 0o600)
+	return cfg, os.WriteFile(cfg, []byte(benchConfig(upstreamURL, candidateURL, seed, listen, adminListen, accessLog, sampleRate)), 0o600)
 }
 
 func startProxy(ctx context.Context, o options, upstreamURL, candidateURL string, progress io.Writer) (*runningProxy, error) {
@@ -155,7 +156,7 @@ func startProxy(ctx context.Context, o options, upstreamURL, candidateURL string
 	cleanup := func() { _ = os.RemoveAll(dir) }
 	var px *runningProxy
 	if o.proxy == proxyInProcess {
-		px, err = startInProcess(ctx, dir, upstreamURL, candidateURL, o.accessLog)
+		px, err = startInProcess(ctx, dir, upstreamURL, candidateURL, o.accessLog, o.sampleRate)
 	} else {
 		px, err = startProcess(ctx, dir, o, upstreamURL, candidateURL, progress)
 	}
@@ -168,8 +169,8 @@ func startProxy(ctx context.Context, o options, upstreamURL, candidateURL string
 	return px, nil
 }
 
-func startInProcess(ctx context.Context, dir, upstreamURL, candidateURL string, accessLog bool) (*runningProxy, error) {
-	cfgPath, err := writeFiles(dir, upstreamURL, candidateURL, "127.0.0.1:0", "127.0.0.1:0", accessLog)
+func startInProcess(ctx context.Context, dir, upstreamURL, candidateURL string, accessLog bool, sampleRate float64) (*runningProxy, error) {
+	cfgPath, err := writeFiles(dir, upstreamURL, candidateURL, "127.0.0.1:0", "127.0.0.1:0", accessLog, sampleRate)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +229,7 @@ func startProcess(ctx context.Context, dir string, o options, upstreamURL, candi
 	if err != nil {
 		return nil, err
 	}
-	cfgPath, err := writeFiles(dir, upstreamURL, candidateURL, listen, adminListen, o.accessLog)
+	cfgPath, err := writeFiles(dir, upstreamURL, candidateURL, listen, adminListen, o.accessLog, o.sampleRate)
 	if err != nil {
 		return nil, err
 	}
