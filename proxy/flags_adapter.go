@@ -39,8 +39,15 @@ func NewFlagsModeDecider(d FlagDecision) *FlagsModeDecider {
 	return &FlagsModeDecider{d: d}
 }
 
-// Decide implements ModeDecider.
+// Decide implements ModeDecider. A request without an organization (a
+// route with auth: none, or no tenant resolved) is legacy without asking
+// the flags: modes are per organization, the new service needs a tenant,
+// and evaluating without a targeting key would only count a fallback on
+// every such request.
 func (f *FlagsModeDecider) Decide(ctx context.Context, info RequestInfo) Mode {
+	if info.Tenant == nil || info.Tenant.OrgID == "" {
+		return ModeLegacy
+	}
 	in := flags.Request{Method: info.Method}
 	if info.Route != nil {
 		in.Route = info.Route.Name

@@ -656,9 +656,15 @@ func TestFlagsModeDeciderMapsTheRequest(t *testing.T) {
 	assert.Equal(t, ModeCanary, m)
 	assert.Equal(t, flags.Request{OrgID: "o1", OrgSlug: "acme", ProjectID: "p1", UserID: "u1", Route: "qa", Method: "PATCH"}, got)
 
+	// Without an organization there is nothing to migrate: legacy, and the
+	// flags are not asked (no targeting key, no fallback counted).
+	got = flags.Request{}
 	m = d.Decide(context.Background(), RequestInfo{Route: route, Method: "GET"})
-	assert.Equal(t, ModeCanary, m)
-	assert.Equal(t, flags.Request{Route: "qa", Method: "GET"}, got, "anonymous: no organization")
+	assert.Equal(t, ModeLegacy, m)
+	assert.Equal(t, flags.Request{}, got, "no organization: the flags are not evaluated")
+	m = d.Decide(context.Background(), RequestInfo{Route: route, Method: "GET", Tenant: &TenantContext{UserID: "u1"}})
+	assert.Equal(t, ModeLegacy, m)
+	assert.Equal(t, flags.Request{}, got)
 
 	for fm, want := range map[flags.Mode]Mode{
 		flags.ModeLegacy: ModeLegacy, flags.ModeShadow: ModeShadow, flags.ModeCanary: ModeCanary, flags.ModeNew: ModeNew,

@@ -72,6 +72,11 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.sessions.rotate(ctx, parent, h.meta(r))
+	if res.reused && h.revoked != nil {
+		// The family was just revoked: refuse its access tokens here at
+		// once; other replicas learn it from the change feed.
+		h.revoked.forget(parent.UserID, parent.FamilyID)
+	}
 	if res.reused {
 		h.audit.record(ctx, r, actor{typ: ActorUser, id: parent.UserID, label: res.user.Email}, auditEvent{
 			action: AuditSessionReuse, targetType: auditTargetSession, targetID: parent.FamilyID,
