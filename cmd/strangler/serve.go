@@ -73,6 +73,12 @@ func serve(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		a.Close(context.Background())
 		return fmt.Errorf("serve: %w", err)
 	}
+	// API keys of the seed file are generated at start: their secrets
+	// exist nowhere else, so they are printed once, on stdout (never in
+	// the log).
+	for _, k := range a.Seeded.APIKeys {
+		fmt.Fprintf(os.Stdout, "seeded API key: org=%s project=%s name=%s role=%s key=%s\n", k.Org, k.Project, k.Name, k.Role, k.Key)
+	}
 	v := readVersion()
 	log.Info("listening",
 		zap.String("public", pub.Addr().String()),

@@ -221,3 +221,59 @@ upstreams: { legacy: { url: "`+upstream.URL+`" } }
 	assert.True(t, ws.Signaled(), "killed by the signal's default action")
 	assert.Equal(t, syscall.SIGTERM, ws.Signal())
 }
+
+// TestServePrintsSeededAPIKeysOnce: the memory store's seed file generates
+// API keys at start; serve prints each once on stdout, and it works.
+func TestServePrintsSeededAPIKeysOnce(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Header.Get("X-Tenant-Org-Slug"))
+	}))
+	defer upstream.Close()
+	dir := t.TempDir()
+	seed := filepath.Join(dir, "seed.yaml")
+	require.NoError(t, os.WriteFile(seed, []byte(`
+orgs: [{ slug: legacy, name: Legacy }, { slug: acme, name: Acme }]
+api_keys: [{ org: acme, name: ci, role: member, scopes: [read] }]
+`), 0o600))
+	cfgPath := filepath.Join(dir, "serve.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(`
+server: { listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0" }
+log: { level: info, format: json }
+store: { driver: memory, seed_file: "${TEST_SEED}" }
+upstreams: { legacy: { url: "${TEST_LEGACY_URL}" } }
+tenancy: { default_org: legacy }
+routes: [{ name: default, paths: ["/"], auth: optional }]
+`), 0o600))
+	cmd := exec.Command(binary(t), "serve", "--config", cfgPath)
+	cmd.Env = append(os.Environ(), "TEST_LEGACY_URL="+upstream.URL, "TEST_SEED="+seed)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var seen []string
+	line := waitLine(t, lines(t, stdout), "seeded API key:", &seen)
+	key := line[strings.Index(line, "key=")+len("key="):]
+	require.True(t, strings.HasPrefix(key, "sk_live_"), line)
+	errs := lines(t, stderr)
+	var logLines []string
+	var listening struct{ Public string }
+	require.NoError(t, json.Unmarshal([]byte(waitLine(t, errs, `"msg":"listening"`, &logLines)), &listening))
+	go func() {
+		for range errs {
+		}
+	}()
+	for _, l := range logLines {
+		assert.NotContains(t, l, key[len(key)-20:], "the secret is never in the log")
+	}
+	req, err := http.NewRequest("GET", "http://"+listening.Public+"/x", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-API-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "acme", string(body))
+}
