@@ -143,7 +143,7 @@ func TestAdminViewsBinary(t *testing.T) {
 	assert.NotContains(t, r.stdout, ci.Key)
 	r = runBinary(t, env, "orgs", "show", "globex")
 	assert.Equal(t, 1, r.code)
-	assert.Equal(t, "strangler: orgs show: org: no such organization (404 not_found)\n", r.stderr)
+	assert.Regexp(t, `^strangler: orgs show: org: no such organization \(404 not_found\), request id \S+\n$`, r.stderr, "the request id lets ops find the server's log line")
 	assert.Empty(t, r.stdout)
 
 	// keys list.
@@ -258,10 +258,10 @@ func TestAdminViewsBinaryErrors(t *testing.T) {
 	// What only the server knows: an unknown key or org exits 1.
 	r = runBinary(t, env, "keys", "revoke", "--org", "acme", "--reason", "x", "00000000-0000-4000-8000-000000000000")
 	assert.Equal(t, 1, r.code)
-	assert.Equal(t, "strangler: keys revoke: api key: no such key in organization acme (404 not_found)\n", r.stderr)
+	assert.Regexp(t, `^strangler: keys revoke: api key: no such key in organization acme \(404 not_found\), request id \S+\n$`, r.stderr, "the request id lets ops find the server's log line")
 	r = runBinary(t, env, "audit", "--org", "globex")
 	assert.Equal(t, 1, r.code)
-	assert.Equal(t, "strangler: audit: org: no such organization (404 not_found)\n", r.stderr)
+	assert.Regexp(t, `^strangler: audit: org: no such organization \(404 not_found\), request id \S+\n$`, r.stderr, "the request id lets ops find the server's log line")
 
 	// Nothing listening; not an admin API.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
