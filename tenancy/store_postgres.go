@@ -328,6 +328,9 @@ func (s *PostgresStore) DeleteOrg(ctx context.Context, orgID string) error {
 		}
 		return err
 	})
+	if err == nil {
+		s.deliverLocal(Change{Kind: ChangeOrg, ID: id})
+	}
 	return pgErr("delete org", err)
 }
 
@@ -464,6 +467,9 @@ func (s *PostgresStore) DeleteProject(ctx context.Context, orgID, projectID stri
 	err := s.inTx(ctx, org, UserIDFrom(ctx), func(tx pgx.Tx) error {
 		return execOne(ctx, tx, "delete from strangler.projects where org_id = $1 and id = $2", org, id)
 	})
+	if err == nil {
+		s.deliverLocal(Change{Kind: ChangeProject, OrgID: org, ID: id})
+	}
 	return pgErr("delete project", err)
 }
 

@@ -140,6 +140,7 @@ func (s *PostgresStore) RevokeAPIKey(ctx context.Context, orgID, keyID string) (
 	if err != nil {
 		return APIKey{}, pgErr("revoke api key", err)
 	}
+	s.deliverLocal(Change{Kind: ChangeAPIKey, OrgID: org, ID: id})
 	return out, nil
 }
 
@@ -318,6 +319,9 @@ func (s *PostgresStore) RevokeSessionFamily(ctx context.Context, userID, familyI
 		}
 		return notifySessions(ctx, tx, user, family)
 	})
+	if err == nil {
+		s.deliverLocal(Change{Kind: ChangeSession, UserID: user, ID: family})
+	}
 	return pgErr("revoke session family", err)
 }
 
@@ -333,6 +337,9 @@ func (s *PostgresStore) RevokeUserSessions(ctx context.Context, userID string) e
 		}
 		return notifySessions(ctx, tx, user, "")
 	})
+	if err == nil {
+		s.deliverLocal(Change{Kind: ChangeSession, UserID: user})
+	}
 	return pgErr("revoke user sessions", err)
 }
 

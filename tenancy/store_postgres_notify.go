@@ -76,6 +76,13 @@ func (s *PostgresStore) Subscribe(fn func(Change)) (cancel func()) {
 	}
 }
 
+// deliverLocal hands a change this process just committed to its own
+// subscribers at once, so a replica reads its own writes (a member it
+// removed, a key it revoked, a session it ended) without waiting for its
+// NOTIFY to come back; the notification still follows and reaches every
+// replica. Invalidations are idempotent, so receiving both is harmless.
+func (s *PostgresStore) deliverLocal(c Change) { s.deliver(c) }
+
 // deliver calls every subscriber with c, one change at a time.
 func (s *PostgresStore) deliver(c Change) {
 	s.subMu.Lock()

@@ -177,6 +177,7 @@ func (s *PostgresStore) AddMember(ctx context.Context, orgID, userID string, rol
 	if err != nil {
 		return Membership{}, pgErr("add member", err)
 	}
+	s.deliverLocal(Change{Kind: ChangeMembership, OrgID: org, UserID: user})
 	return out, nil
 }
 
@@ -305,6 +306,7 @@ func (s *PostgresStore) UpdateMemberRole(ctx context.Context, orgID, userID stri
 	if err != nil {
 		return Membership{}, pgErr("update member role", err)
 	}
+	s.deliverLocal(Change{Kind: ChangeMembership, OrgID: org, UserID: user})
 	return out, nil
 }
 
@@ -336,6 +338,9 @@ func (s *PostgresStore) RemoveMember(ctx context.Context, orgID, userID string) 
 		_, err = tx.Exec(ctx, "update strangler.users set default_org_id = null where id = $1 and default_org_id = $2", user, org)
 		return err
 	})
+	if err == nil {
+		s.deliverLocal(Change{Kind: ChangeMembership, OrgID: org, UserID: user})
+	}
 	return pgErr("remove member", err)
 }
 
@@ -459,6 +464,9 @@ func (s *PostgresStore) RemoveProjectMember(ctx context.Context, orgID, projectI
 	err := s.inTx(ctx, org, UserIDFrom(ctx), func(tx pgx.Tx) error {
 		return execOne(ctx, tx, "delete from strangler.project_memberships where org_id = $1 and project_id = $2 and user_id = $3", org, project, user)
 	})
+	if err == nil {
+		s.deliverLocal(Change{Kind: ChangeMembership, OrgID: org, UserID: user})
+	}
 	return pgErr("remove project member", err)
 }
 
