@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -310,4 +312,55 @@ func TestAdminErrorsCarryARequestID(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
 	assert.Equal(t, "ops-trace-42", res.Header.Get("X-Request-Id"))
 	assert.Contains(t, string(body), `"request_id":"ops-trace-42"`)
+}
+
+// TestFileProviderReloadsAndAnInvalidFileShowsInReadyz: with flags.provider
+// file, a valid file routes; an invalid replacement keeps the last good
+// state and turns /readyz 503 naming the flag file.
+func TestFileProviderReloadsAndAnInvalidFileShowsInReadyz(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	flagFile := filepath.Join(dir, "flags.json")
+	require.NoError(t, os.WriteFile(flagFile, []byte(`{"flags":{
+  "route.default":{"state":"ENABLED","variants":{"legacy":"legacy","new":"new"},"defaultVariant":"new"},
+  "strangler-enabled":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"on"}}}`), 0o600))
+	legacy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "legacy") }))
+	defer legacy.Close()
+	nu := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "new") }))
+	defer nu.Close()
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+upstreams: { legacy: { url: %q }, new: { url: %q } }
+tenancy: { default_org: legacy }
+routes: [{ name: default, paths: ["/"], auth: optional }]
+flags: { provider: file, file: %q }
+`, legacy.URL, nu.URL, flagFile)), func(string) string { return "" })
+	require.NoError(t, err)
+	seed, err := tenancy.ParseSeed([]byte(`orgs: [{ slug: legacy, name: Legacy }]`))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := New(ctx, Options{Config: cfg, Seed: &seed})
+	require.NoError(t, err)
+	require.NoError(t, a.Start(ctx))
+	defer a.Close(context.Background())
+	pub := httptest.NewServer(a.Server.Handler())
+	defer pub.Close()
+	adm := httptest.NewServer(a.Server.AdminHandler())
+	defer adm.Close()
+	r := &running{app: a, public: pub.URL, admin: adm.URL}
+
+	code, body := r.do(t, "GET", r.public+"/x", "", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "new", body, "the file's default variant routes the default org to new")
+
+	require.NoError(t, os.WriteFile(flagFile, []byte(`{"flags": {"route.default": {"state": 42}}}`), 0o600))
+	assert.Eventually(t, func() bool {
+		code, body := r.do(t, "GET", r.admin+"/readyz", "", "")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "flags_file")
+	}, 5*time.Second, 20*time.Millisecond, "an invalid flag file shows in /readyz")
+	code, body = r.do(t, "GET", r.public+"/x", "", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "new", body, "the last good state is kept")
+	code, _ = r.do(t, "GET", r.admin+"/admin/api/flags", testAdminToken, "")
+	assert.Equal(t, http.StatusNotFound, code, "with a file provider the flag store endpoints are not mounted")
 }
