@@ -138,7 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.binary, "strangler", "", "prebuilt strangler binary for -proxy process (default: go build)")
 	var env stringList
 	fs.Var(&env, "proxy-env", "KEY=VALUE added to the proxy process's environment, repeatable (e.g. GOGC=200)")
-	fs.BoolVar(&o.accessLog, "access-log", true, "proxy writes its access log (info level, discarded) as in production")
+	fs.BoolVar(&o.accessLog, "access-log", true, "proxy writes its access log (info level, to a file) as in production")
 	fs.IntVar(&o.candidateNice, "candidate-nice", 0, "niceness of the shadow candidate process (0..19; 19: the serving path wins the CPU)")
 	fs.Float64Var(&o.sampleRate, "shadow-sample-rate", 1, "shadow.sample_rate of the shadowed route, 0 to 1 (1: every request of the shadow scenario is compared)")
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 when a target is missed")

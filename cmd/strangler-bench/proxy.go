@@ -235,13 +235,22 @@ func startProcess(ctx context.Context, dir string, o options, upstreamURL, candi
 	}
 	cmd := exec.Command(bin, "serve", "--config", cfgPath)
 	cmd.Env = append(os.Environ(), o.proxyEnv...)
-	stderr, err := cmd.StderrPipe()
+	// The log (the access log among it) goes to a file, as a deployed
+	// proxy's log goes to a file or a collector: reading it through a pipe
+	// would wake the harness once per request and charge that CPU to the
+	// harness side of every proxied scenario. Its first lines explain an
+	// early exit.
+	logPath := filepath.Join(dir, "proxy.log")
+	logFile, err := os.Create(logPath)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("proxy log: %w", err)
 	}
+	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
 		return nil, fmt.Errorf("start strangler serve: %w", err)
 	}
+	_ = logFile.Close() // the child has its own descriptor
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	stop := func() {
@@ -253,35 +262,13 @@ func startProcess(ctx context.Context, dir string, o options, upstreamURL, candi
 			<-exited
 		}
 	}
-	// The log (the access log among it) is read and discarded so the pipe
-	// never blocks the proxy; its first lines explain an early exit.
-	head := make(chan string, 1)
-	go func() {
-		br := bufio.NewReaderSize(stderr, 64<<10)
-		var lines []string
-		for len(lines) < 20 {
-			line, err := br.ReadString('\n')
-			if line != "" {
-				lines = append(lines, strings.TrimSpace(line))
-			}
-			if err != nil {
-				break
-			}
-		}
-		head <- strings.Join(lines, " | ")
-		_, _ = io.Copy(io.Discard, br)
-	}()
+	head := func() string { return logHead(logPath, 20) }
 	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for _, addr := range []string{listen, adminListen} {
 		if err := waitListening(waitCtx, addr, exited); err != nil {
 			stop()
-			select {
-			case h := <-head:
-				return nil, fmt.Errorf("%w: %s", err, h)
-			case <-time.After(time.Second):
-				return nil, err
-			}
+			return nil, fmt.Errorf("%w: %s", err, head())
 		}
 	}
 	pid := cmd.Process.Pid
@@ -289,4 +276,19 @@ func startProcess(ctx context.Context, dir string, o options, upstreamURL, candi
 		url: "http://" + listen, adminURL: "http://" + adminListen, close: stop,
 		cpu: func() (time.Duration, bool) { return processCPU(pid) },
 	}, nil
+}
+
+// logHead returns the first n lines of the log at path, joined.
+func logHead(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for len(lines) < n && sc.Scan() {
+		lines = append(lines, strings.TrimSpace(sc.Text()))
+	}
+	return strings.Join(lines, " | ")
 }

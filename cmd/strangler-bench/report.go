@@ -147,7 +147,7 @@ func (rep *report) write(w io.Writer) {
 	if o.proxy == proxyInProcess {
 		where = "internal/app in the harness process"
 	}
-	log := "access log on (info, discarded)"
+	log := "access log on (info, to a file)"
 	if !o.accessLog {
 		log = "access log off"
 	}
