@@ -311,7 +311,11 @@ func (a *App) Start(ctx context.Context) error {
 	a.started = true
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancelBg = cancel
-	if err := a.Decider.WaitReady(ctx); err != nil {
+	// Bounded: a flag store that cannot be reached must not keep the
+	// proxy from serving; every request is legacy until it is ready.
+	wait, cancelWait := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelWait()
+	if err := a.Decider.WaitReady(wait); err != nil {
 		a.log.Warn("flag provider not ready at start: every request is legacy until it is", zap.Error(err))
 	}
 	if a.Engine != nil {
