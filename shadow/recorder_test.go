@@ -62,8 +62,8 @@ func TestRecorderBatchesBySize(t *testing.T) {
 	// at most BatchSize, without waiting for the (hour-long) interval.
 	// Depending on how the adds interleave with the flushes, fewer than
 	// BatchSize results may still wait when the last trigger fired: at
-	// least 25-9 are written without the interval, and stopping flushes
-	// the rest.
+	// least 25-9 are written without the interval; the owner's Flush after
+	// the producers stop writes the rest.
 	require.Eventually(t, func() bool {
 		sums, err := store.Summaries(context.Background(), RollupFilter{})
 		return err == nil && len(sums) == 1 && sums[0].Match >= 16
@@ -71,6 +71,7 @@ func TestRecorderBatchesBySize(t *testing.T) {
 	assert.Less(t, r.Pending(), 10)
 	cancel()
 	<-done
+	require.NoError(t, r.Flush(context.Background()))
 	assert.Zero(t, r.Pending())
 	sums, err := store.Summaries(context.Background(), RollupFilter{})
 	require.NoError(t, err)
