@@ -91,14 +91,8 @@ func (h *Handlers) signup(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, e)
 		return
 	}
-	body, e := readBody(w, r, h.maxBody)
-	if e != nil {
-		h.fail(w, r, e)
-		return
-	}
-	req, e := parseSignup(body)
-	if e != nil {
-		h.fail(w, r, e)
+	req, ok := decodeBody(h, w, r, parseSignup)
+	if !ok {
 		return
 	}
 	if _, e := limitKey(h.limits.loginAccount, "signup:"+req.Email); e != nil {
@@ -186,14 +180,8 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, e)
 		return
 	}
-	body, e := readBody(w, r, h.maxBody)
-	if e != nil {
-		h.fail(w, r, e)
-		return
-	}
-	req, e := parseLogin(body)
-	if e != nil {
-		h.fail(w, r, e)
+	req, ok := decodeBody(h, w, r, parseLogin)
+	if !ok {
 		return
 	}
 	tk, e := limitKey(h.limits.loginAccount, "login:"+req.Email)
@@ -210,7 +198,7 @@ func (h *Handlers) login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errInternal(err))
 		return
 	}
-	ok, err := h.verifyPassword(ctx, req.Password, u.PasswordHash)
+	ok, err = h.verifyPassword(ctx, req.Password, u.PasswordHash)
 	if err != nil && !errors.Is(err, ErrPasswordHash) {
 		tk.giveBack()
 		h.fail(w, r, errInternal(err))

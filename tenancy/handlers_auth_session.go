@@ -43,14 +43,8 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, e)
 		return
 	}
-	body, e := readBody(w, r, h.maxBody)
-	if e != nil {
-		h.fail(w, r, e)
-		return
-	}
-	req, e := parseRefresh(body)
-	if e != nil {
-		h.fail(w, r, e)
+	req, ok := decodeBody(h, w, r, parseRefresh)
+	if !ok {
 		return
 	}
 	hash, ok := parseRefreshToken(req.RefreshToken)
@@ -101,14 +95,8 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request) {
 // ended, as long as a credential identifies it.
 func (h *Handlers) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	body, e := readBody(w, r, h.maxBody)
-	if e != nil {
-		h.fail(w, r, e)
-		return
-	}
-	req, e := parseLogout(body)
-	if e != nil {
-		h.fail(w, r, e)
+	req, ok := decodeBody(h, w, r, parseLogout)
+	if !ok {
 		return
 	}
 	type family struct{ userID, familyID, email string }

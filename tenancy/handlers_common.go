@@ -155,6 +155,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(body)
 }
 
+// decodeBody reads the request body (readBody: size limit, JSON content
+// type) and parses it with parse; on either failure it answers the error
+// itself and reports false. Every identity and tenant API handler that
+// takes a body goes through it.
+func decodeBody[T any](h *Handlers, w http.ResponseWriter, r *http.Request, parse func([]byte) (T, *apiError)) (T, bool) {
+	body, e := readBody(w, r, h.maxBody)
+	if e == nil {
+		var v T
+		if v, e = parse(body); e == nil {
+			return v, true
+		}
+	}
+	h.fail(w, r, e)
+	var zero T
+	return zero, false
+}
+
 // readBody reads r's body up to limit bytes: a larger one is 413
 // payload_too_large; a Content-Type other than JSON is 400.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {

@@ -109,14 +109,8 @@ func (h *Handlers) postKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, e := readBody(w, r, h.maxBody)
-	if e != nil {
-		h.fail(w, r, e)
-		return
-	}
-	in, e := parseKeyCreate(body)
-	if e != nil {
-		h.fail(w, r, e)
+	in, ok := decodeBody(h, w, r, parseKeyCreate)
+	if !ok {
 		return
 	}
 	if in.role.Rank() > a.org.Role.Rank() {

@@ -80,14 +80,8 @@ func (h *Handlers) postMember(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, e := readBody(w, r, h.maxBody)
-	if e != nil {
-		h.fail(w, r, e)
-		return
-	}
-	in, e := parseMemberAdd(body)
-	if e != nil {
-		h.fail(w, r, e)
+	in, ok := decodeBody(h, w, r, parseMemberAdd)
+	if !ok {
 		return
 	}
 	if in.role.Rank() > a.org.Role.Rank() {
@@ -180,14 +174,8 @@ func (h *Handlers) patchMember(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, e := readBody(w, r, h.maxBody)
-	if e != nil {
-		h.fail(w, r, e)
-		return
-	}
-	role, e := parseMemberPatch(body)
-	if e != nil {
-		h.fail(w, r, e)
+	role, ok := decodeBody(h, w, r, parseMemberPatch)
+	if !ok {
 		return
 	}
 	ctx := r.Context()

@@ -186,14 +186,8 @@ func (h *Handlers) postOrg(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, e)
 		return
 	}
-	body, e := readBody(w, r, h.maxBody)
-	if e != nil {
-		h.fail(w, r, e)
-		return
-	}
-	req, e := parseOrgCreate(body)
-	if e != nil {
-		h.fail(w, r, e)
+	req, ok := decodeBody(h, w, r, parseOrgCreate)
+	if !ok {
 		return
 	}
 	if !c.isUser() {
@@ -271,14 +265,8 @@ func (h *Handlers) patchOrg(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, e := readBody(w, r, h.maxBody)
-	if e != nil {
-		h.fail(w, r, e)
-		return
-	}
-	req, e := parsePatch(body)
-	if e != nil {
-		h.fail(w, r, e)
+	req, ok := decodeBody(h, w, r, parsePatch)
+	if !ok {
 		return
 	}
 	ctx := r.Context()

@@ -49,14 +49,8 @@ func (h *Handlers) postProject(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, e := readBody(w, r, h.maxBody)
-	if e != nil {
-		h.fail(w, r, e)
-		return
-	}
-	req, e := parseProjectCreate(body)
-	if e != nil {
-		h.fail(w, r, e)
+	req, ok := decodeBody(h, w, r, parseProjectCreate)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -116,14 +110,8 @@ func (h *Handlers) patchProject(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, e := readBody(w, r, h.maxBody)
-	if e != nil {
-		h.fail(w, r, e)
-		return
-	}
-	req, e := parsePatch(body)
-	if e != nil {
-		h.fail(w, r, e)
+	req, ok := decodeBody(h, w, r, parsePatch)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
