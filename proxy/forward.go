@@ -12,6 +12,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/7cycles-ai/strangler/internal/h1transport"
 )
 
 // backend forwards requests to one upstream with its own ReverseProxy and
@@ -22,7 +24,7 @@ type backend struct {
 	scheme    string
 	host      string
 	basePath  string // escaped path prefix of the upstream URL, no trailing slash
-	transport *http.Transport
+	transport *h1transport.Transport
 	proxy     *httputil.ReverseProxy
 	debug     bool
 }

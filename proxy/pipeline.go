@@ -170,6 +170,8 @@ func (s *Server) finish(st *requestState, start time.Time) {
 	}
 	if st.rw.hijacked != nil {
 		s.untrackUpgrade(st.rw.hijacked)
+	} else if p == nil {
+		st.rw.sendComplete()
 	}
 	status := st.rw.status
 	switch {

@@ -91,6 +91,21 @@ func (rw *responseWriter) FlushError() error {
 	return http.NewResponseController(rw.w).Flush()
 }
 
+// sendComplete sends a finished answer of declared length to the client
+// now, rather than when the handler returns, so the client does not wait
+// for the access log and metrics. Only a declared length: net/http frames
+// a response that has none by what is buffered when the handler returns
+// (Content-Length if it all fits, chunked otherwise), and an early flush
+// would turn the former into the latter.
+func (rw *responseWriter) sendComplete() {
+	if !rw.wroteHeader || rw.w.Header()["Content-Length"] == nil {
+		return
+	}
+	if f, ok := rw.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
 // Hijack implements http.Hijacker for protocol upgrades and registers the
 // connection so that a shutdown can close it.
 func (rw *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {

@@ -4,16 +4,35 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/7cycles-ai/strangler/internal/h1transport"
 )
 
-// newTransport returns an http.Transport tuned for proxying to one upstream.
-// Every field that differs from http.DefaultTransport says why.
-func newTransport(up upstreamSettings) *http.Transport {
-	dialer := &net.Dialer{
+// newTransport returns the transport to one upstream: the fast path of
+// package h1transport in front of an http.Transport tuned for proxying, which
+// serves every request the fast path does not take.
+func newTransport(up upstreamSettings) *h1transport.Transport {
+	dialer := newDialer(up)
+	return h1transport.New(newStdTransport(up, dialer), h1transport.Options{
+		DialContext:           dialer.DialContext,
+		ResponseHeaderTimeout: up.timeout,
+		IdleConnTimeout:       up.idleConnTimeout,
+		MaxIdleConnsPerHost:   up.maxIdleConnsPerHost,
+	})
+}
+
+// newDialer returns the dialer both paths use.
+func newDialer(up upstreamSettings) *net.Dialer {
+	return &net.Dialer{
 		Timeout: up.dialTimeout,
 		// TCP keep-alive probes find dead idle upstream sockets.
 		KeepAlive: 30 * time.Second,
 	}
+}
+
+// newStdTransport returns an http.Transport tuned for proxying to one
+// upstream. Every field that differs from http.DefaultTransport says why.
+func newStdTransport(up upstreamSettings, dialer *net.Dialer) *http.Transport {
 	return &http.Transport{
 		// Never send upstream traffic through HTTP_PROXY/HTTPS_PROXY from
 		// the environment: the upstream addresses are configured explicitly.

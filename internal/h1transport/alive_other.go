@@ -1,0 +1,7 @@
+//go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
+
+package h1transport
+
+// alive cannot peek on this platform: a stale connection is found by the
+// exchange itself, and a replayable request is retried on a new one.
+func (c *conn) alive() bool { return c.br.Buffered() == 0 }

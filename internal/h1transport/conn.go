@@ -1,0 +1,107 @@
+package h1transport
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// conn is one upstream connection of the fast path.
+type conn struct {
+	nc        net.Conn
+	pool      *pool
+	cr        countingReader
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	idleSince time.Time
+	canceled  atomic.Bool
+	abortFn   func() // made once: AfterFunc takes it on every exchange
+	closeOnce sync.Once
+}
+
+func newConn(nc net.Conn, p *pool) *conn {
+	c := &conn{nc: nc, pool: p}
+	c.cr.r = nc
+	c.br = bufio.NewReaderSize(&c.cr, 4096)
+	c.bw = bufio.NewWriterSize(nc, 4096)
+	c.abortFn = c.abort
+	return c
+}
+
+// abort runs when the request's context ends: it fails a pending read or
+// write at once (a deadline in the past).
+func (c *conn) abort() {
+	c.canceled.Store(true)
+	_ = c.nc.SetDeadline(time.Unix(1, 0))
+}
+
+// fail ends a failed exchange: the connection is closed; an error before
+// any byte of the answer (read: the byte count when the exchange began) is
+// marked so the request can be replayed on a new connection.
+func (c *conn) fail(stop func() bool, read int64, err error) (*http.Response, error) {
+	stop()
+	c.close()
+	if c.cr.n == read {
+		err = &nothingReadError{err: err}
+	}
+	return nil, err
+}
+
+func (c *conn) close() {
+	c.closeOnce.Do(func() { _ = c.nc.Close() })
+}
+
+// countingReader counts the bytes read from the connection, to tell an
+// upstream that closed before answering from one that failed mid-answer.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.n += int64(n)
+	return n, err
+}
+
+// body is the answer's body; reading it to the end or closing it ends the
+// exchange.
+type body struct {
+	rc    io.ReadCloser // net/http's body reader (length, chunks, trailers)
+	c     *conn
+	t     *Transport
+	stop  func() bool
+	reuse bool
+	done  atomic.Bool
+}
+
+// Read reads the body; io.EOF pools the connection.
+func (b *body) Read(p []byte) (int, error) {
+	if b.done.Load() {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	n, err := b.rc.Read(p)
+	if err != nil {
+		b.finish(err == io.EOF)
+	}
+	return n, err
+}
+
+// Close abandons the rest of the body: the connection is closed, as
+// http.Transport does, rather than reading what is left (which may be a
+// long stream).
+func (b *body) Close() error {
+	b.finish(false)
+	return nil
+}
+
+func (b *body) finish(eof bool) {
+	if b.done.Swap(true) {
+		return
+	}
+	b.t.release(b.c, b.stop, eof && b.reuse)
+}
