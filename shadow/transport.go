@@ -7,21 +7,27 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/7cycles-ai/strangler/internal/h1transport"
 )
 
 // newTransport builds the transport of shadow copies: its own connection
-// pool (a slow candidate never competes with serving traffic for
-// connections), sized for the workers, with dial and header timeouts. It
-// does not ask for compression on its own (DisableCompression): the copy
-// carries the client's Accept-Encoding, and the comparison decodes what
-// comes back, as the client would.
-func newTransport(workers int, timeout time.Duration) *http.Transport {
-	return &http.Transport{
-		Proxy: nil, // shadow copies go straight to the backends
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+// pools (a slow candidate never competes with serving traffic for
+// connections), sized for the workers, with dial and header timeouts.
+// Body-less copies take the same in-goroutine fast path as the serving
+// path (package h1transport): a copy costs the proxy's CPU, and on a busy
+// machine that CPU is taken from serving. It does not ask for compression
+// on its own (DisableCompression): the copy carries the client's
+// Accept-Encoding, and the comparison decodes what comes back, as the
+// client would.
+func newTransport(workers int, timeout time.Duration) *h1transport.Transport {
+	dialer := &net.Dialer{
+		Timeout:   5 * time.Second,
+		KeepAlive: 30 * time.Second,
+	}
+	std := &http.Transport{
+		Proxy:                  nil, // shadow copies go straight to the backends
+		DialContext:            dialer.DialContext,
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           4 * workers,
 		MaxIdleConnsPerHost:    2 * workers, // a copy and a probe per worker
@@ -32,6 +38,12 @@ func newTransport(workers int, timeout time.Duration) *http.Transport {
 		MaxResponseHeaderBytes: 1 << 20,
 		DisableCompression:     true,
 	}
+	return h1transport.New(std, h1transport.Options{
+		DialContext:           dialer.DialContext,
+		ResponseHeaderTimeout: timeout,
+		IdleConnTimeout:       50 * time.Second,
+		MaxIdleConnsPerHost:   2 * workers,
+	})
 }
 
 // hopHeaders are removed before a replay (RFC 9110 §7.6.1).

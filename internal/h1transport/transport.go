@@ -137,7 +137,7 @@ func (t *Transport) CloseIdleConnections() {
 
 // Eligible reports whether req takes the fast path.
 func Eligible(req *http.Request) bool {
-	return req.Body == nil && req.URL != nil && req.URL.Scheme == "http" && req.URL.Host != "" &&
+	return (req.Body == nil || req.Body == http.NoBody) && req.URL != nil && req.URL.Scheme == "http" && req.URL.Host != "" &&
 		len(req.Trailer) == 0 && req.Header["Upgrade"] == nil && req.Header["Connection"] == nil
 }
 
