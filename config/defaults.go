@@ -101,6 +101,10 @@ func Default() *Config {
 			// A shadow answer later than this is a candidate error, not a
 			// reason to hold a worker.
 			Timeout: Duration(10 * time.Second),
+			// Shadow work may take a tenth of the proxy's CPU when the
+			// machine has none to spare (make bench: a copy per request
+			// costs about a third of the proxy's CPU).
+			CPUBudget: DefaultShadowCPUBudget,
 			// Off: a probe doubles the load on the serving backend.
 			NoiseProbe: false,
 			// Credentials never reach the shadow store.
@@ -136,6 +140,9 @@ func defaultUpstream() Upstream {
 		DialTimeout: Duration(5 * time.Second),
 	}
 }
+
+// DefaultShadowCPUBudget is shadow.cpu_budget when unset.
+const DefaultShadowCPUBudget = 0.1
 
 // Route authentication modes.
 const (

@@ -227,6 +227,7 @@ shadow:
   queue_size: -1
   max_body_bytes: 0
   readiness: { min_comparisons: 0, min_match_rate: 1.5, max_error_rate: -0.1 }
+  cpu_budget: 0
 admin: { bootstrap_token: short }
 `,
 			want: []string{
@@ -244,7 +245,8 @@ admin: { bootstrap_token: short }
 				`shadow.readiness.min_comparisons: must be at least 1, got 0 (line 13)`,
 				`shadow.readiness.min_match_rate: must be between 0 and 1, got 1.5 (line 13)`,
 				`shadow.readiness.max_error_rate: must be between 0 and 1, got -0.1 (line 13)`,
-				`admin.bootstrap_token: is 5 characters; at least 32 are required (it grants platform-admin access; try: openssl rand -hex 32) (line 14)`,
+				`shadow.cpu_budget: must be over 0 and at most 1 (1: never shed), got 0 (line 14)`,
+				`admin.bootstrap_token: is 5 characters; at least 32 are required (it grants platform-admin access; try: openssl rand -hex 32) (line 15)`,
 			},
 		},
 		{

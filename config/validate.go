@@ -575,6 +575,9 @@ func (v validator) shadow(s *Shadow) {
 	if s.MaxBodyBytes < 1 || s.MaxBodyBytes > 1<<30 {
 		v.add("shadow.max_body_bytes", "must be between 1 byte and 1GiB, got %d", s.MaxBodyBytes)
 	}
+	if !(s.CPUBudget > 0 && s.CPUBudget <= 1) {
+		v.add("shadow.cpu_budget", "must be over 0 and at most 1 (1: never shed), got %v", s.CPUBudget)
+	}
 	v.positive("shadow.timeout", s.Timeout)
 	v.positive("shadow.retention", s.Retention)
 	for k, h := range s.RedactHeaders {

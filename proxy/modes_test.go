@@ -126,6 +126,11 @@ type engineRig struct {
 func startEngine(t testing.TB, legacyURL, newURL string, routes []config.Route, sc config.Shadow) *engineRig {
 	t.Helper()
 	reg := prometheus.NewRegistry()
+	if sc.CPUBudget == 0 {
+		// These tests count comparisons: the CPU guard must not shed them
+		// when the test machine is busy.
+		sc.CPUBudget = 1
+	}
 	e, err := shadow.NewEngine(shadow.Options{
 		Shadow:     sc,
 		Routes:     routes,

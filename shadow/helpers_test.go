@@ -1,6 +1,7 @@
 package shadow
 
 import (
+	"errors"
 	"context"
 	"io"
 	"net/http"
@@ -108,6 +109,9 @@ type engineConfig struct {
 	budget  int64
 	rand    func() float64
 	decoded int64
+	// load is the CPU guard's reader; nil leaves the guard open (tests
+	// that count comparisons must not depend on the machine's load).
+	load LoadReader
 }
 
 func newTestEngine(t *testing.T, c engineConfig) (*Engine, *MemoryStore, *prometheus.Registry) {
@@ -133,6 +137,10 @@ func newTestEngine(t *testing.T, c engineConfig) (*Engine, *MemoryStore, *promet
 		MaxQueuedBytes: c.budget,
 		Rand:           c.rand,
 		DecodedLimit:   c.decoded,
+		LoadReader:     c.load,
+	}
+	if opts.LoadReader == nil {
+		opts.LoadReader = noLoad
 	}
 	if c.legacy != "" {
 		opts.Legacy = mustURL(t, c.legacy)
@@ -212,3 +220,8 @@ func newBenchServer(b *testing.B, h http.HandlerFunc) *httptest.Server {
 	b.Cleanup(s.Close)
 	return s
 }
+
+// noLoad is a LoadReader that cannot read: the CPU guard never sheds.
+func noLoad() (Load, error) { return Load{}, errNoLoad }
+
+var errNoLoad = errors.New("no load reading in this test")

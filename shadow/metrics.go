@@ -20,6 +20,7 @@ type metrics struct {
 	recorderFlushes *prometheus.CounterVec // result
 	recorderBatch   prometheus.Histogram
 	retentionRuns   *prometheus.CounterVec // result
+	shed            *prometheus.CounterVec // route
 }
 
 // routeMetrics are one route's counters, resolved once so the serving path
@@ -35,7 +36,7 @@ var (
 	errorReasons = [...]Reason{ReasonConnect, ReasonTimeout, ReasonReset, ReasonStatus5xx, ReasonTooLarge, ReasonTransport}
 )
 
-func newMetrics(reg prometheus.Registerer, queueDepth, queuedBytes func() float64) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, queueDepth, queuedBytes, admission func() float64) (*metrics, error) {
 	m := &metrics{
 		comparisons: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "strangler", Subsystem: "shadow", Name: "comparisons_total",
@@ -79,10 +80,18 @@ func newMetrics(reg prometheus.Registerer, queueDepth, queuedBytes func() float6
 			Namespace: "strangler", Subsystem: "shadow", Name: "retention_runs_total",
 			Help: "Retention deletions, by result (ok, error).",
 		}, []string{"result"}),
+		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "strangler", Subsystem: "shadow", Name: "shed_total",
+			Help: "Sampled requests not shadowed because the machine was saturated and shadow work was over shadow.cpu_budget, by route.",
+		}, []string{"route"}),
 	}
 	collectors := []prometheus.Collector{
 		m.comparisons, m.reasons, m.shadowDuration, m.noiseLearned, m.noiseSuppressed, m.probeErrors,
-		m.recorderDropped, m.recorderFlushes, m.recorderBatch, m.retentionRuns,
+		m.recorderDropped, m.recorderFlushes, m.recorderBatch, m.retentionRuns, m.shed,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "strangler", Subsystem: "shadow", Name: "admission_factor",
+			Help: "Share of sampled requests the CPU guard lets through (1: no shedding).",
+		}, admission),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "strangler", Subsystem: "shadow", Name: "queue_depth",
 			Help: "Comparisons waiting for a worker.",

@@ -74,6 +74,11 @@ type Options struct {
 	// Rand returns a uniform float in [0, 1) for sampling; nil uses
 	// math/rand/v2.
 	Rand func() float64
+	// LoadReader reads the CPU counters of the CPU guard (cpuguard.go);
+	// nil reads the machine's (Linux; elsewhere the guard never sheds).
+	LoadReader LoadReader
+	// GuardTick is how often the CPU guard adjusts; 0 means 250ms.
+	GuardTick time.Duration
 }
 
 // routeState is one route's compiled configuration.
@@ -84,6 +89,7 @@ type routeState struct {
 	sample  float64
 	unsafe  bool
 	metrics *routeMetrics
+	shed    prometheus.Counter
 }
 
 // Engine compares shadow copies off the serving path. Submit is safe for
@@ -112,6 +118,7 @@ type Engine struct {
 	decoded   int64
 	timeout   time.Duration
 	backends  map[Backend]*url.URL
+	guard     *cpuGuard
 
 	baseCtx context.Context
 	cancel  context.CancelFunc
@@ -154,6 +161,19 @@ func NewEngine(opts Options) (*Engine, error) {
 	if opts.NoiseRefresh <= 0 {
 		opts.NoiseRefresh = time.Minute
 	}
+	if opts.GuardTick <= 0 {
+		opts.GuardTick = guardTick
+	}
+	budget := sc.CPUBudget
+	if budget == 0 {
+		budget = config.DefaultShadowCPUBudget
+	}
+	if budget < 0 || budget > 1 {
+		return nil, fmt.Errorf("shadow engine: cpu_budget %v is not in (0,1]", budget)
+	}
+	if opts.LoadReader == nil {
+		opts.LoadReader = defaultLoadReader()
+	}
 	e := &Engine{
 		opts:      opts,
 		now:       opts.Now,
@@ -171,6 +191,7 @@ func NewEngine(opts Options) (*Engine, error) {
 		timeout:   sc.Timeout.D(),
 		backends:  map[Backend]*url.URL{BackendLegacy: opts.Legacy, BackendNew: opts.New},
 		quit:      make(chan struct{}),
+		guard:     newCPUGuard(budget, opts.LoadReader),
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -187,7 +208,8 @@ func NewEngine(opts Options) (*Engine, error) {
 	}
 	m, err := newMetrics(reg,
 		func() float64 { return float64(len(e.queue)) },
-		func() float64 { return float64(e.queued.Load()) })
+		func() float64 { return float64(e.queued.Load()) },
+		e.guard.admit)
 	if err != nil {
 		return nil, fmt.Errorf("shadow engine: %w", err)
 	}
@@ -208,12 +230,13 @@ func NewEngine(opts Options) (*Engine, error) {
 			continue
 		}
 		e.routes[rt.Name] = &routeState{name: rt.Name, label: rt.Name, rules: rules, sample: rate,
-			unsafe: rt.Shadow.UnsafeMethods, metrics: m.forRoute(rt.Name)}
+			unsafe: rt.Shadow.UnsafeMethods, metrics: m.forRoute(rt.Name), shed: m.shed.WithLabelValues(rt.Name)}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	e.unknown = &routeState{label: "unknown", rules: &Rules{ignoreHeaders: defaultHeaderSet()}, sample: 1, metrics: m.forRoute("unknown")}
+	e.unknown = &routeState{label: "unknown", rules: &Rules{ignoreHeaders: defaultHeaderSet()}, sample: 1,
+		metrics: m.forRoute("unknown"), shed: m.shed.WithLabelValues("unknown")}
 	if e.transport == nil {
 		e.transport = newTransport(sc.Workers, e.timeout)
 		e.ownsTrans = true
@@ -255,8 +278,10 @@ func safeMethod(m string) bool {
 }
 
 // Wants reports whether to shadow this request: the method is allowed on the
-// route and the sample says yes. The proxy calls it in shadow and canary
-// modes before creating a Tap; it costs no allocation.
+// route and the sample says yes, scaled down by the CPU guard while the
+// machine is saturated (a request the guard turns away is counted as shed).
+// The proxy calls it in shadow and canary modes before creating a Tap; it
+// costs no allocation.
 func (e *Engine) Wants(route, method string) bool {
 	if e.closed.Load() {
 		return false
@@ -265,13 +290,22 @@ func (e *Engine) Wants(route, method string) bool {
 	if !safeMethod(method) && !rs.unsafe {
 		return false
 	}
+	f := e.guard.admit()
 	switch {
-	case rs.sample >= 1:
+	case rs.sample >= 1 && f >= 1:
 		return true
 	case rs.sample <= 0:
 		return false
 	}
-	return e.rand() < rs.sample
+	r := e.rand()
+	if r >= rs.sample {
+		return false
+	}
+	if r >= rs.sample*f {
+		rs.shed.Inc()
+		return false
+	}
+	return true
 }
 
 // Submit hands a served exchange to the engine. It never blocks: when the
@@ -352,7 +386,25 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.bg.Add(2)
 	go func() { defer e.bg.Done(); e.rec.Run(e.baseCtx) }()
 	go func() { defer e.bg.Done(); e.refreshNoise() }()
+	if e.guard.enabled() {
+		e.bg.Add(1)
+		go func() { defer e.bg.Done(); e.runGuard() }()
+	}
 	return nil
+}
+
+// runGuard adjusts the CPU guard until Shutdown.
+func (e *Engine) runGuard() {
+	t := time.NewTicker(e.opts.GuardTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.quit:
+			return
+		case now := <-t.C:
+			e.guard.tick(now)
+		}
+	}
 }
 
 // refreshNoise reads noise learned by other replicas now and then.

@@ -40,7 +40,8 @@ func (s *downStore) Record(ctx context.Context, b Batch) error {
 }
 
 func testMetrics(t *testing.T) *metrics {
-	m, err := newMetrics(prometheus.NewRegistry(), func() float64 { return 0 }, func() float64 { return 0 })
+	zero := func() float64 { return 0 }
+	m, err := newMetrics(prometheus.NewRegistry(), zero, zero, zero)
 	require.NoError(t, err)
 	return m
 }

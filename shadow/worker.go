@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"syscall"
 	"time"
 
@@ -44,9 +45,12 @@ type fetched struct {
 // process replays, compares, classifies and records one comparison.
 func (e *Engine) process(c *Comparison) {
 	size := c.size()
+	start := time.Now()
+	var wait time.Duration // waiting for backends: not CPU
 	defer func() {
 		c.release()
 		e.queued.Add(-size)
+		e.guard.spent(time.Since(start) - wait)
 	}()
 	rs := e.route(c.Route)
 	if e.baseCtx.Err() != nil {
@@ -67,7 +71,7 @@ func (e *Engine) process(c *Comparison) {
 	res := Result{At: c.At, OrgID: c.OrgID, Route: c.Route, Serving: c.Serving}
 	res.setLatency(c.Serving, c.Latency)
 
-	got, reason, err := e.fetch(c, shadowBackend)
+	got, reason, err := e.fetch(c, shadowBackend, &wait)
 	if err != nil {
 		if e.baseCtx.Err() != nil {
 			// Aborted by Shutdown: not the candidate's fault.
@@ -91,7 +95,7 @@ func (e *Engine) process(c *Comparison) {
 	}
 
 	if e.opts.Shadow.NoiseProbe && safeMethod(c.Method) {
-		e.probe(rs, c, &res)
+		e.probe(rs, c, &res, &wait)
 	}
 
 	legacy, newer := c.Response, got.ans
@@ -152,8 +156,8 @@ func (e *Engine) record(rs *routeState, res *Result) {
 // probe asks the serving backend a second time and learns the paths in
 // which its two answers differ as noise for the route. Only safe methods
 // are probed: the serving backend may not honour X-Shadow-Request.
-func (e *Engine) probe(rs *routeState, c *Comparison, res *Result) {
-	got, _, err := e.fetch(c, c.Serving)
+func (e *Engine) probe(rs *routeState, c *Comparison, res *Result, wait *time.Duration) {
+	got, _, err := e.fetch(c, c.Serving, wait)
 	if err != nil {
 		e.metrics.probeErrors.WithLabelValues(rs.label).Inc()
 		return
@@ -178,10 +182,26 @@ func (e *Engine) probe(rs *routeState, c *Comparison, res *Result) {
 
 // fetch replays the comparison's request on a backend and reads at most
 // max_body_bytes of the answer. The context is detached from the client's
-// request (long gone) and bounded by shadow.timeout.
-func (e *Engine) fetch(c *Comparison, b Backend) (fetched, Reason, error) {
+// request (long gone) and bounded by shadow.timeout. The time from the
+// request written to the answer's first byte is added to wait: the CPU
+// guard does not count it as shadow work.
+func (e *Engine) fetch(c *Comparison, b Backend, wait *time.Duration) (fetched, Reason, error) {
 	ctx, cancel := context.WithTimeout(e.baseCtx, e.timeout)
 	defer cancel()
+	var wrote, first time.Time
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest:         func(httptrace.WroteRequestInfo) { wrote = time.Now() },
+		GotFirstResponseByte: func() { first = time.Now() },
+	})
+	defer func() {
+		switch {
+		case wrote.IsZero():
+		case first.IsZero(): // failed or timed out waiting
+			*wait += time.Since(wrote)
+		case first.After(wrote):
+			*wait += first.Sub(wrote)
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, c.Method, "http://shadow.invalid/", bytes.NewReader(c.Body))
 	if err != nil {
 		return fetched{}, ReasonInvalid, err

@@ -293,6 +293,9 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 	if err := c.bw.Flush(); err != nil {
 		return c.fail(stop, read, fmt.Errorf("write request: %w", err))
 	}
+	if trace := httptrace.ContextClientTrace(ctx); trace != nil {
+		traceWait(trace, c)
+	}
 	res, err := readHead(ctx, c, req)
 	if err != nil {
 		return c.fail(stop, read, err)
@@ -310,6 +313,20 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 	}
 	res.Body = &body{rc: res.Body, c: c, t: t, stop: stop, reuse: reuse}
 	return res, nil
+}
+
+// traceWait reports the request written and the answer's first byte to a
+// client trace, as http.Transport does. The peek reads nothing more than
+// http.ReadResponse would read next.
+func traceWait(trace *httptrace.ClientTrace, c *conn) {
+	if trace.WroteRequest != nil {
+		trace.WroteRequest(httptrace.WroteRequestInfo{})
+	}
+	if trace.GotFirstResponseByte != nil {
+		if _, err := c.br.Peek(1); err == nil {
+			trace.GotFirstResponseByte()
+		}
+	}
 }
 
 // readHead reads answers until the final one, passing informational ones
