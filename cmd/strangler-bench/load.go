@@ -28,6 +28,9 @@ type target struct {
 	// whichever scenario runs next.
 	settle func(context.Context) error
 	client *http.Client
+	// lean: one leanConn per client worker, by size (-client lean).
+	lean      bool
+	leanConns map[int][]*leanConn
 }
 
 func newTarget(name, base, prefix string, header http.Header, concurrency int) *target {
@@ -43,7 +46,43 @@ func newTarget(name, base, prefix string, header http.Header, concurrency int) *
 
 func (t *target) url(size int) string { return t.base + t.prefix + bytesPath(size) }
 
-func (t *target) close() { t.client.CloseIdleConnections() }
+func (t *target) close() {
+	t.client.CloseIdleConnections()
+	for _, conns := range t.leanConns {
+		for _, c := range conns {
+			c.close()
+		}
+	}
+}
+
+// getters returns one request function per client worker: lean
+// connections kept across slices, or the shared net/http client.
+func (t *target) getters(size, concurrency int) ([]func(context.Context, []byte) (int64, error), error) {
+	out := make([]func(context.Context, []byte) (int64, error), concurrency)
+	if !t.lean {
+		url := t.url(size)
+		for i := range out {
+			out[i] = func(ctx context.Context, buf []byte) (int64, error) { return get(ctx, t.client, url, t.header, buf) }
+		}
+		return out, nil
+	}
+	if t.leanConns == nil {
+		t.leanConns = map[int][]*leanConn{}
+	}
+	conns := t.leanConns[size]
+	for len(conns) < concurrency {
+		c, err := newLeanConn(t.url(size), t.header)
+		if err != nil {
+			return nil, err
+		}
+		conns = append(conns, c)
+	}
+	t.leanConns[size] = conns
+	for i := range out {
+		out[i] = conns[i].get
+	}
+	return out, nil
+}
 
 // cpuMeters read the CPU time of the processes other than the harness:
 // the proxy (nil when it runs in the harness) and the shadow candidate.
@@ -167,13 +206,16 @@ func measure(ctx context.Context, t *target, size, concurrency int, sl slice, me
 	if err := ctx.Err(); err != nil {
 		return sample{}, err
 	}
+	getters, err := t.getters(size, concurrency)
+	if err != nil {
+		return sample{}, err
+	}
 	c0 := meters.read()
 	var (
 		issued   atomic.Int64
 		deadline = time.Now().Add(sl.duration)
 		workers  = make([]sample, concurrency)
 		wg       sync.WaitGroup
-		url      = t.url(size)
 	)
 	more := func() bool {
 		if ctx.Err() != nil {
@@ -187,12 +229,13 @@ func measure(ctx context.Context, t *target, size, concurrency int, sl slice, me
 	start := time.Now()
 	for i := range workers {
 		w := &workers[i]
+		get := getters[i]
 		w.lat = make([]time.Duration, 0, 1024)
 		wg.Go(func() {
 			buf := make([]byte, 32<<10)
 			for more() {
 				t0 := time.Now()
-				n, err := get(ctx, t.client, url, t.header, buf)
+				n, err := get(ctx, buf)
 				d := time.Since(t0)
 				if err == nil && n != int64(size) {
 					err = fmt.Errorf("got %d bytes, want %d", n, size)

@@ -43,10 +43,13 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/7cycles-ai/strangler/config"
 )
 
 // options are the flags.
 type options struct {
+	client          string // clientLean or clientStd
 	concurrency     int
 	duration        time.Duration
 	latencyDuration time.Duration
@@ -60,13 +63,25 @@ type options struct {
 	proxyEnv        []string
 	accessLog       bool
 	candidateNice   int
-	sampleRate      float64
+	shadow          shadowKnobs
 	strict          bool
 	cpuProfile      string
 }
 
 // Bounds that keep the harness a measurement, not a load generator gone
 // wild on a shared machine.
+// shadowKnobs are the shadow settings of the proxy's configuration.
+type shadowKnobs struct {
+	sampleRate float64 // routes[authd].shadow.sample_rate
+	cpuBudget  float64 // shadow.cpu_budget
+}
+
+// Load clients (-client).
+const (
+	clientLean = "lean"
+	clientStd  = "std"
+)
+
 const (
 	maxConcurrency = 1024
 	maxDuration    = 5 * time.Minute
@@ -126,6 +141,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{proxy: proxyProcess}
 	fs := flag.NewFlagSet("strangler-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&o.client, "client", clientLean, "load client: lean (each worker writes its request and reads the answer on its own connection, as wrk does) or std (net/http's Client)")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent keep-alive clients of the load run")
 	fs.DurationVar(&o.duration, "duration", 6*time.Second, "load run: measured time per scenario and size")
 	fs.DurationVar(&o.latencyDuration, "latency-duration", 3*time.Second, "one-client latency run: measured time per scenario and size (0: no latency run)")
@@ -140,7 +156,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&env, "proxy-env", "KEY=VALUE added to the proxy process's environment, repeatable (e.g. GOGC=200)")
 	fs.BoolVar(&o.accessLog, "access-log", true, "proxy writes its access log (info level, to a file) as in production")
 	fs.IntVar(&o.candidateNice, "candidate-nice", 0, "niceness of the shadow candidate process (0..19; 19: the serving path wins the CPU)")
-	fs.Float64Var(&o.sampleRate, "shadow-sample-rate", 1, "shadow.sample_rate of the shadowed route, 0 to 1 (1: every request of the shadow scenario is compared)")
+	fs.Float64Var(&o.shadow.sampleRate, "shadow-sample-rate", 1, "shadow.sample_rate of the shadowed route, 0 to 1 (1: every request of the shadow scenario is compared)")
+	fs.Float64Var(&o.shadow.cpuBudget, "shadow-cpu-budget", config.DefaultShadowCPUBudget, "shadow.cpu_budget of the proxy, over 0 to 1 (1: the CPU guard never sheds, to measure what unguarded shadowing costs)")
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 when a target is missed")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the harness process (with -proxy inprocess it includes the proxy)")
 	fs.Usage = func() {
@@ -154,6 +171,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	switch {
+	case o.client != clientLean && o.client != clientStd:
+		return o, fmt.Errorf("-client must be lean or std, got %q", o.client)
 	case o.concurrency < 1 || o.concurrency > maxConcurrency:
 		return o, fmt.Errorf("-concurrency must be 1..%d, got %d", maxConcurrency, o.concurrency)
 	case o.requests < 0 || o.requests > maxRequests:
@@ -168,8 +187,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-requests must be at least -rounds (%d), got %d", o.rounds, o.requests)
 	case o.warmup < 0 || o.warmup > maxDuration:
 		return o, fmt.Errorf("-warmup must be 0..%s, got %s", maxDuration, o.warmup)
-	case !(o.sampleRate >= 0 && o.sampleRate <= 1):
-		return o, fmt.Errorf("-shadow-sample-rate must be 0..1, got %g", o.sampleRate)
+	case !(o.shadow.sampleRate >= 0 && o.shadow.sampleRate <= 1):
+		return o, fmt.Errorf("-shadow-sample-rate must be 0..1, got %g", o.shadow.sampleRate)
+	case !(o.shadow.cpuBudget > 0 && o.shadow.cpuBudget <= 1):
+		return o, fmt.Errorf("-shadow-cpu-budget must be over 0 and at most 1, got %g", o.shadow.cpuBudget)
 	case o.candidateNice < 0 || o.candidateNice > 19:
 		return o, fmt.Errorf("-candidate-nice must be 0..19, got %d", o.candidateNice)
 	}

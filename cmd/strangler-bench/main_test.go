@@ -93,7 +93,8 @@ func TestShadowCounts(t *testing.T) {
 		fmt.Fprint(w, "# HELP strangler_shadow_queue_depth x\nstrangler_shadow_queue_depth 0\nstrangler_shadow_queue_depth_other 7\n"+
 			`strangler_shadow_comparisons_total{outcome="match",route="a"} 3`+"\n"+
 			`strangler_shadow_comparisons_total{outcome="match",route="b"} 4`+"\n"+
-			`strangler_shadow_comparisons_total{outcome="dropped",route="a"} 1`+"\n")
+			`strangler_shadow_comparisons_total{outcome="dropped",route="a"} 1`+"\n"+
+			`strangler_shadow_shed_total{route="a"} 5`+"\n")
 	}))
 	defer metrics.Close()
 	depth, ok := readMetric(context.Background(), metrics.URL, "strangler_shadow_queue_depth")
@@ -101,7 +102,7 @@ func TestShadowCounts(t *testing.T) {
 	assert.Zero(t, depth)
 	_, ok = readMetric(context.Background(), metrics.URL, "strangler_absent")
 	assert.False(t, ok)
-	assert.Equal(t, shadowCounts{"match": 7, "dropped": 1}, readShadowCounts(context.Background(), metrics.URL))
+	assert.Equal(t, shadowCounts{"match": 7, "dropped": 1, "shed": 5}, readShadowCounts(context.Background(), metrics.URL))
 	require.NoError(t, waitShadowIdle(context.Background(), metrics.URL))
 }
 

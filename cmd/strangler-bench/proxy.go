@@ -73,8 +73,10 @@ const (
 //     shadow.sample_rate from -shadow-sample-rate;
 //   - default (/): what else arrives.
 //
+// shadow.cpu_budget comes from -shadow-cpu-budget.
+//
 // listen and adminListen are the listener addresses.
-func benchConfig(upstreamURL, candidateURL, seedFile, listen, adminListen string, accessLog bool, sampleRate float64) string {
+func benchConfig(upstreamURL, candidateURL, seedFile, listen, adminListen string, accessLog bool, sh shadowKnobs) string {
 	level := "warn"
 	if accessLog {
 		level = "info"
@@ -91,7 +93,8 @@ routes:
   - { name: anon, paths: [%q], auth: none }
   - { name: authd, paths: [%q], auth: required, permission: read, shadow: { sample_rate: %g } }
   - { name: default, paths: ["/"], auth: optional }
-`, listen, adminListen, level, seedFile, upstreamURL, candidateURL, prefixAnonymous, prefixAuthed, sampleRate)
+shadow: { cpu_budget: %g }
+`, listen, adminListen, level, seedFile, upstreamURL, candidateURL, prefixAnonymous, prefixAuthed, sh.sampleRate, sh.cpuBudget)
 }
 
 // benchSeed is the store.seed_file of the runs: two orgs, one owner of
@@ -139,13 +142,13 @@ func waitListening(ctx context.Context, addr string, exited <-chan struct{}) err
 
 // writeFiles writes the configuration and the seed into dir and returns
 // the configuration's path.
-func writeFiles(dir, upstreamURL, candidateURL, listen, adminListen string, accessLog bool, sampleRate float64) (string, error) {
+func writeFiles(dir, upstreamURL, candidateURL, listen, adminListen string, accessLog bool, sh shadowKnobs) (string, error) {
 	seed := filepath.Join(dir, "seed.yaml")
 	if err := os.WriteFile(seed, []byte(benchSeed()), 0o600); err != nil {
 		return "", err
 	}
 	cfg := filepath.Join(dir, "bench.yaml")
-	return cfg, os.WriteFile(cfg, []byte(benchConfig(upstreamURL, candidateURL, seed, listen, adminListen, accessLog, sampleRate)), 0o600)
+	return cfg, os.WriteFile(cfg, []byte(benchConfig(upstreamURL, candidateURL, seed, listen, adminListen, accessLog, sh)), 0o600)
 }
 
 func startProxy(ctx context.Context, o options, upstreamURL, candidateURL string, progress io.Writer) (*runningProxy, error) {
@@ -156,7 +159,7 @@ func startProxy(ctx context.Context, o options, upstreamURL, candidateURL string
 	cleanup := func() { _ = os.RemoveAll(dir) }
 	var px *runningProxy
 	if o.proxy == proxyInProcess {
-		px, err = startInProcess(ctx, dir, upstreamURL, candidateURL, o.accessLog, o.sampleRate)
+		px, err = startInProcess(ctx, dir, upstreamURL, candidateURL, o.accessLog, o.shadow)
 	} else {
 		px, err = startProcess(ctx, dir, o, upstreamURL, candidateURL, progress)
 	}
@@ -169,8 +172,8 @@ func startProxy(ctx context.Context, o options, upstreamURL, candidateURL string
 	return px, nil
 }
 
-func startInProcess(ctx context.Context, dir, upstreamURL, candidateURL string, accessLog bool, sampleRate float64) (*runningProxy, error) {
-	cfgPath, err := writeFiles(dir, upstreamURL, candidateURL, "127.0.0.1:0", "127.0.0.1:0", accessLog, sampleRate)
+func startInProcess(ctx context.Context, dir, upstreamURL, candidateURL string, accessLog bool, sh shadowKnobs) (*runningProxy, error) {
+	cfgPath, err := writeFiles(dir, upstreamURL, candidateURL, "127.0.0.1:0", "127.0.0.1:0", accessLog, sh)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +232,7 @@ func startProcess(ctx context.Context, dir string, o options, upstreamURL, candi
 	if err != nil {
 		return nil, err
 	}
-	cfgPath, err := writeFiles(dir, upstreamURL, candidateURL, listen, adminListen, o.accessLog, o.sampleRate)
+	cfgPath, err := writeFiles(dir, upstreamURL, candidateURL, listen, adminListen, o.accessLog, o.shadow)
 	if err != nil {
 		return nil, err
 	}

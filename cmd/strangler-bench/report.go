@@ -160,7 +160,7 @@ func (rep *report) write(w io.Writer) {
 	if len(o.proxyEnv) > 0 {
 		fmt.Fprintf(w, ", env %s", strings.Join(o.proxyEnv, " "))
 	}
-	fmt.Fprintf(w, "\nupstream:  in the harness process; shadow candidate: a separate process (GOMAXPROCS 1, nice %d); shadow sample_rate %g\n", o.candidateNice, o.sampleRate)
+	fmt.Fprintf(w, "\nupstream:  in the harness process; shadow candidate: a separate process (GOMAXPROCS 1, nice %d); shadow sample_rate %g, cpu_budget %g\n", o.candidateNice, o.shadow.sampleRate, o.shadow.cpuBudget)
 	fmt.Fprintf(w, "scenarios: %s; every slice rotates over them after %s warm-up each; 127.0.0.1 only\n", strings.Join(o.scenarios, ", "), o.warmup)
 	fmt.Fprintf(w, "CPU/req:   harness = clients + upstream (+ proxy when in process); proxy and candidate = their processes; serving = harness + proxy;\n           after each shadow slice the queue is drained before CPU is read, so the comparisons it queued are charged to it\n")
 

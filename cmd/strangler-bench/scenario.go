@@ -117,6 +117,7 @@ func newTargets(o options, upstreamURL, proxyURL, adminURL string, creds credent
 			t = newTarget(s, proxyURL, prefixAuthed, http.Header{"X-Api-Key": {creds.keyShadowed}}, concurrency)
 			t.settle = func(ctx context.Context) error { return waitShadowIdle(ctx, adminURL) }
 		}
+		t.lean = o.client == clientLean
 		out = append(out, t)
 	}
 	return out
@@ -125,7 +126,9 @@ func newTargets(o options, upstreamURL, proxyURL, adminURL string, creds credent
 // shadowCounts are the shadow engine's comparison outcomes
 // (strangler_shadow_comparisons_total on the admin /metrics), summed over
 // routes: how many shadowed requests were compared, and how many dropped
-// (queue full) — a full queue means the engine did less work than asked.
+// (queue full) — a full queue means the engine did less work than asked —
+// plus "shed": sampled requests the CPU guard did not shadow
+// (strangler_shadow_shed_total).
 type shadowCounts map[string]float64
 
 func (c shadowCounts) sub(o shadowCounts) shadowCounts {
@@ -241,6 +244,13 @@ func scanMetrics(ctx context.Context, adminURL string, fn func(string)) {
 func readShadowCounts(ctx context.Context, adminURL string) shadowCounts {
 	out := shadowCounts{}
 	scanMetrics(ctx, adminURL, func(line string) {
+		if strings.HasPrefix(line, "strangler_shadow_shed_total{") {
+			i := strings.LastIndexByte(line, ' ')
+			if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+				out["shed"] += v
+			}
+			return
+		}
 		if !strings.HasPrefix(line, "strangler_shadow_comparisons_total{") {
 			return
 		}
