@@ -4,6 +4,8 @@ import (
 	"errors"
 	"path"
 	"strings"
+
+	"github.com/7cycles-ai/strangler/internal/requri"
 )
 
 // Path interpretations.
@@ -189,24 +191,5 @@ func unhex(c byte) byte {
 }
 
 // rawRequestPath returns the path of the request exactly as the client sent
-// it in the request line (escaped, without the query), so that it can be
-// forwarded byte for byte. r.URL.EscapedPath() is not enough: it re-escapes
-// bytes such as '{' or raw UTF-8 that net/url deems invalid in a path.
-func rawRequestPath(uri, escapedFallback string) string {
-	if i := strings.IndexByte(uri, '?'); i >= 0 {
-		uri = uri[:i]
-	}
-	if strings.HasPrefix(uri, "/") {
-		return uri
-	}
-	// Absolute form: "http://host/path".
-	if i := strings.Index(uri, "://"); i > 0 {
-		rest := uri[i+3:]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			return rest[j:]
-		}
-		return "/"
-	}
-	// "*", authority form, or a request built in Go without RequestURI.
-	return escapedFallback
-}
+// it (package requri).
+func rawRequestPath(uri, escapedFallback string) string { return requri.Path(uri, escapedFallback) }

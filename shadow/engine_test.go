@@ -63,6 +63,33 @@ func TestReplayIsTheSameRequest(t *testing.T) {
 	assert.Empty(t, replay.Header.Get("X-Drop-Me"), "headers named in Connection are hop-by-hop")
 }
 
+// TestReplayKeepsTheRawPathByteForByte: bytes net/url would re-escape ('{',
+// raw UTF-8, "%7e" in lower case) reach the other backend as the client
+// sent them, as the proxy forwards them to the serving one.
+func TestReplayKeepsTheRawPathByteForByte(t *testing.T) {
+	legacy := newBackend(t, jsonHandler(`{"ok":true}`))
+	newer := newBackend(t, jsonHandler(`{"ok":true}`))
+	e, mem, _ := newTestEngine(t, engineConfig{legacy: legacy.URL, newURL: newer.URL + "/v2/"})
+	require.NoError(t, e.Start(context.Background()))
+	front := servingPath(t, e, mustURL(t, legacy.URL), "qa", "org-1", BackendLegacy)
+
+	const target = "/api/qa/{id}/caf\xc3\xa9/%7e/a%2Fb;v=1"
+	req, err := http.NewRequest(http.MethodGet, front.URL, nil)
+	require.NoError(t, err)
+	req.URL.Opaque = target // sent as is
+	req.URL.RawQuery = "q=%7B"
+	resp, err := front.Client().Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	waitSummary(t, mem, "qa", 1)
+	shutdown(t, e)
+
+	require.Len(t, newer.requests(), 1)
+	assert.Equal(t, "/v2"+target+"?q=%7B", newer.requests()[0].URI)
+}
+
 func TestMatchDiffAndExemplar(t *testing.T) {
 	var n atomic.Int64
 	legacy := newBackend(t, func(w http.ResponseWriter, r *http.Request) {

@@ -23,6 +23,7 @@ import (
 type received struct {
 	Method  string
 	RawPath string // escaped path
+	URI     string // request target as received
 	Query   string
 	Host    string
 	Header  http.Header
@@ -42,7 +43,7 @@ func newBackend(t *testing.T, handle http.HandlerFunc) *recordingBackend {
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		b.mu.Lock()
-		b.reqs = append(b.reqs, received{Method: r.Method, RawPath: r.URL.EscapedPath(), Query: r.URL.RawQuery, Host: r.Host, Header: r.Header.Clone(), Body: body})
+		b.reqs = append(b.reqs, received{Method: r.Method, RawPath: r.URL.EscapedPath(), URI: r.RequestURI, Query: r.URL.RawQuery, Host: r.Host, Header: r.Header.Clone(), Body: body})
 		b.mu.Unlock()
 		handle(w, r)
 	}))

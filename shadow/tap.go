@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/7cycles-ai/strangler/internal/requri"
 )
 
 // Tap captures one sampled exchange on the serving path. The proxy creates
@@ -66,7 +68,9 @@ func (e *Engine) Tap(r *http.Request, route, orgID string, serving Backend) *Tap
 		t.skip = ReasonUpgrade
 	}
 	if r.URL != nil {
-		t.url = url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+		// RawPath is the path exactly as the client sent it: the copy
+		// replays it byte for byte, as the serving request was forwarded.
+		t.url = url.URL{Path: r.URL.Path, RawPath: requri.Path(r.RequestURI, r.URL.EscapedPath()), RawQuery: r.URL.RawQuery}
 	}
 	cl := r.ContentLength
 	if r.Body == nil || r.Body == http.NoBody {

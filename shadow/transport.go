@@ -73,10 +73,24 @@ func replayHeader(h http.Header) http.Header {
 	return out
 }
 
-// targetURL joins a backend's base URL and the request's path and query,
-// as httputil.ReverseProxy does: the raw (escaped) path is kept.
+// targetURL joins a backend's base URL and the request's path and query.
+// The request's RawPath, the path as the client sent it, goes to the
+// request line byte for byte (URL.Opaque), as the proxy forwards the
+// serving request: URL.EscapedPath would re-escape bytes net/url deems
+// invalid ('{', raw UTF-8). A path starting with "//" cannot be carried in
+// Opaque (it would read as a scheme-relative URL) and is joined as
+// httputil.ReverseProxy joins paths.
 func targetURL(base *url.URL, req *url.URL) *url.URL {
 	u := *base
+	if req.RawPath != "" {
+		full := strings.TrimSuffix(base.EscapedPath(), "/") + req.RawPath
+		if strings.HasPrefix(full, "/") && !strings.HasPrefix(full, "//") {
+			u.Opaque, u.Path, u.RawPath = full, "", ""
+			u.RawQuery = req.RawQuery
+			u.Fragment, u.RawFragment = "", ""
+			return &u
+		}
+	}
 	u.Path, u.RawPath = joinURLPath(base, req)
 	u.RawQuery = req.RawQuery
 	u.Fragment, u.RawFragment = "", ""
