@@ -76,16 +76,25 @@ type body struct {
 	t     *Transport
 	stop  func() bool
 	reuse bool
-	done  atomic.Bool
+	// rerr ended the reading (io.EOF at the end); later reads return it
+	// again, as net/http's bodies do, without touching the connection,
+	// which may serve another exchange by then. Owned by the reader.
+	rerr   error
+	closed atomic.Bool // Close was called
+	done   atomic.Bool // the exchange has ended
 }
 
 // Read reads the body; io.EOF pools the connection.
 func (b *body) Read(p []byte) (int, error) {
-	if b.done.Load() {
+	if b.closed.Load() {
 		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.rerr != nil {
+		return 0, b.rerr
 	}
 	n, err := b.rc.Read(p)
 	if err != nil {
+		b.rerr = err
 		b.finish(err == io.EOF)
 	}
 	return n, err
@@ -95,6 +104,7 @@ func (b *body) Read(p []byte) (int, error) {
 // http.Transport does, rather than reading what is left (which may be a
 // long stream).
 func (b *body) Close() error {
+	b.closed.Store(true)
 	b.finish(false)
 	return nil
 }
