@@ -2,6 +2,7 @@ package h1transport
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -41,11 +42,15 @@ func (c *conn) abort() {
 
 // fail ends a failed exchange: the connection is closed; an error before
 // any byte of the answer (read: the byte count when the exchange began) is
-// marked so the request can be replayed on a new connection.
+// marked so the request can be replayed on a new connection. A timeout is
+// not: that is the upstream being slow, not a stale connection, and a
+// replay would double the wait and the upstream's load (http.Transport does
+// not replay it either).
 func (c *conn) fail(stop func() bool, read int64, err error) (*http.Response, error) {
 	stop()
 	c.close()
-	if c.cr.n == read {
+	var ne net.Error
+	if c.cr.n == read && !(errors.As(err, &ne) && ne.Timeout()) {
 		err = &nothingReadError{err: err}
 	}
 	return nil, err
