@@ -2,6 +2,7 @@ package h1transport
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -77,6 +78,7 @@ func (r *countingReader) Read(p []byte) (int, error) {
 // exchange.
 type body struct {
 	rc    io.ReadCloser // net/http's body reader (length, chunks, trailers)
+	ctx   context.Context
 	c     *conn
 	t     *Transport
 	stop  func() bool
@@ -99,6 +101,12 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	if err != nil {
+		if err != io.EOF && b.c.canceled.Load() {
+			// The abort's deadline failed the read: the caller sees its
+			// context's error, as from http.Transport, not a timeout that
+			// would read as a slow upstream.
+			err = b.ctx.Err()
+		}
 		b.rerr = err
 		b.finish(err == io.EOF)
 	}

@@ -96,6 +96,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.std.RoundTrip(req)
 	}
 	ctx := req.Context()
+	if err := ctx.Err(); err != nil {
+		// Canceled before it is sent: it does not spend (and close) a
+		// pooled connection, as in http.Transport.
+		return nil, err
+	}
 	p := t.pool(req.URL.Host)
 	for attempt := 0; ; attempt++ {
 		c, reused, err := t.getConn(ctx, p, req, attempt > 0)
@@ -279,13 +284,14 @@ func (t *Transport) prune() {
 // been read to its end (or at once for an answer without a body).
 func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*http.Response, error) {
 	c.canceled.Store(false)
-	stop := context.AfterFunc(ctx, c.abortFn)
 	if t.opts.ResponseHeaderTimeout > 0 {
 		// Bounds the write and the wait for the answer's head, as
 		// http.Transport's ResponseHeaderTimeout does (bodies are not
-		// bounded: streams take as long as they need).
+		// bounded: streams take as long as they need). Set before the
+		// abort is armed, so that it never undoes the abort's deadline.
 		_ = c.nc.SetDeadline(time.Now().Add(t.opts.ResponseHeaderTimeout))
 	}
+	stop := context.AfterFunc(ctx, c.abortFn)
 	read := c.cr.n
 	if err := req.Write(c.bw); err != nil {
 		return c.fail(stop, read, fmt.Errorf("write request: %w", err))
@@ -311,7 +317,7 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 		t.release(c, stop, reuse)
 		return res, nil
 	}
-	res.Body = &body{rc: res.Body, c: c, t: t, stop: stop, reuse: reuse}
+	res.Body = &body{rc: res.Body, ctx: ctx, c: c, t: t, stop: stop, reuse: reuse}
 	return res, nil
 }
 
