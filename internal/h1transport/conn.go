@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -28,6 +29,7 @@ type conn struct {
 func newConn(nc net.Conn, p *pool) *conn {
 	c := &conn{nc: nc, pool: p}
 	c.cr.r = nc
+	c.cr.limit = math.MaxInt64
 	c.br = bufio.NewReaderSize(&c.cr, 4096)
 	c.bw = bufio.NewWriterSize(nc, 4096)
 	c.abortFn = c.abort
@@ -62,13 +64,26 @@ func (c *conn) close() {
 }
 
 // countingReader counts the bytes read from the connection, to tell an
-// upstream that closed before answering from one that failed mid-answer.
+// upstream that closed before answering from one that failed mid-answer,
+// and stops at limit: http.ReadResponse has no bound of its own, and an
+// upstream streaming an endless header would otherwise be buffered until
+// the request's deadline.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r     io.Reader
+	n     int64
+	limit int64 // n never passes it; math.MaxInt64 outside an answer's head
 }
 
+// errHeadLimit is returned once the limit is reached.
+var errHeadLimit = errors.New("answer head size limit reached")
+
 func (r *countingReader) Read(p []byte) (int, error) {
+	if left := r.limit - r.n; int64(len(p)) > left {
+		if left <= 0 {
+			return 0, errHeadLimit
+		}
+		p = p[:left]
+	}
 	n, err := r.r.Read(p)
 	r.n += int64(n)
 	return n, err

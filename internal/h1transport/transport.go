@@ -26,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -53,6 +54,9 @@ type Options struct {
 type Transport struct {
 	std  *http.Transport
 	opts Options
+	// maxHead bounds an answer's head, 1xx answers included: std's
+	// MaxResponseHeaderBytes, or http.Transport's default of 10 MiB.
+	maxHead int64
 
 	mu      sync.Mutex
 	pools   map[string]*pool // by request URL host
@@ -76,7 +80,8 @@ const livenessAfter = time.Second
 const max1xx = 5
 
 // New returns a Transport that sends what the fast path cannot take
-// through std.
+// through std. The fast path bounds the answer's head as std does (its
+// MaxResponseHeaderBytes, 10 MiB when zero).
 func New(std *http.Transport, opts Options) *Transport {
 	if opts.DialContext == nil {
 		opts.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
@@ -87,7 +92,11 @@ func New(std *http.Transport, opts Options) *Transport {
 	if opts.MaxIdleConnsPerHost <= 0 {
 		opts.MaxIdleConnsPerHost = 128
 	}
-	return &Transport{std: std, opts: opts, pools: map[string]*pool{}}
+	maxHead := std.MaxResponseHeaderBytes
+	if maxHead <= 0 {
+		maxHead = 10 << 20 // http.Transport's default
+	}
+	return &Transport{std: std, opts: opts, maxHead: maxHead, pools: map[string]*pool{}}
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -302,10 +311,15 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 	if trace := httptrace.ContextClientTrace(ctx); trace != nil {
 		traceWait(trace, c)
 	}
+	c.cr.limit = c.cr.n + t.maxHead // nothing is buffered: release saw to it
 	res, err := readHead(ctx, c, req)
 	if err != nil {
+		if c.cr.n >= c.cr.limit {
+			err = fmt.Errorf("read response: upstream response headers exceeded %d bytes", t.maxHead)
+		}
 		return c.fail(stop, read, err)
 	}
+	c.cr.limit = math.MaxInt64 // bodies are not bounded
 	_ = c.nc.SetDeadline(time.Time{})
 	if c.canceled.Load() {
 		// Canceled while the deadline was being cleared: the abort's
