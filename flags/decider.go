@@ -251,6 +251,29 @@ func (d *Decider) Decide(ctx context.Context, in Request) (Mode, error) {
 	return m, err
 }
 
+// Halted reports whether the kill switch sends every request to legacy.
+// An evaluation error counts as halted (when in doubt, nothing goes to the
+// new backend); a provider without the flag leaves it enabled, as Decide
+// does. Nothing is counted: this is not a request's decision.
+func (d *Decider) Halted(ctx context.Context) bool {
+	if d.fast != nil {
+		switch d.client.State() {
+		case openfeature.NotReadyState, openfeature.FatalState:
+			return true
+		}
+		enabled, _, code := d.fast.resolveKillSwitch()
+		return code != "" || !enabled
+	}
+	ks, err := d.client.BooleanValueDetails(ctx, KillSwitchFlag, true, openfeature.EvaluationContext{})
+	switch {
+	case err != nil && ks.ErrorCode == openfeature.FlagNotFoundCode:
+		return false
+	case err != nil:
+		return true
+	}
+	return !ks.Value
+}
+
 // transactionContextMatters reports whether an OpenFeature transaction
 // context on ctx would change what the store provider sees: the SDK merges
 // it under the request's own context, so it only fills what the request

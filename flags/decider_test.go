@@ -44,6 +44,28 @@ func TestDeciderStoreProvider(t *testing.T) {
 	}
 }
 
+// TestDeciderHalted: Halted follows the kill switch on both paths, and a
+// provider that cannot answer counts as halted.
+func TestDeciderHalted(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemoryStore(nil)
+	for _, fast := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fast=%v", fast), func(t *testing.T) {
+			_, err := store.SetKillSwitch(ctx, true, testAudit)
+			require.NoError(t, err)
+			d, _ := newTestDecider(t, NewStoreProvider(store, StoreProviderOptions{}), DeciderOptions{DisableFastPath: !fast})
+			waitReady(t, d)
+			assert.False(t, d.Halted(ctx))
+			_, err = store.SetKillSwitch(ctx, false, Audit{Actor: "ops", Reason: "incident"})
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { return d.Halted(ctx) }, time.Second, 5*time.Millisecond)
+			_, err = store.SetKillSwitch(ctx, true, Audit{Actor: "ops", Reason: "resolved"})
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { return !d.Halted(ctx) }, time.Second, 5*time.Millisecond)
+		})
+	}
+}
+
 func TestDeciderKillSwitch(t *testing.T) {
 	ctx := context.Background()
 	store := NewMemoryStore(nil)

@@ -90,6 +90,29 @@ func TestReplayKeepsTheRawPathByteForByte(t *testing.T) {
 	assert.Equal(t, "/v2"+target+"?q=%7B", newer.requests()[0].URI)
 }
 
+// TestKillSwitchStopsQueuedCopies: copies still in the queue when the kill
+// switch flips are dropped (kill_switch), never sent.
+func TestKillSwitchStopsQueuedCopies(t *testing.T) {
+	legacy := newBackend(t, jsonHandler(`{"ok":true}`))
+	newer := newBackend(t, jsonHandler(`{"ok":true}`))
+	var halted atomic.Bool
+	e, mem, _ := newTestEngine(t, engineConfig{legacy: legacy.URL, newURL: newer.URL,
+		halted: func(context.Context) bool { return halted.Load() }})
+	// Not started: the copies wait in the queue.
+	front := servingPath(t, e, mustURL(t, legacy.URL), "qa", "org-1", BackendLegacy)
+	for range 3 {
+		resp, _ := do(t, front.Client(), "GET", front.URL+"/api/qa", nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	halted.Store(true)
+	require.NoError(t, e.Start(context.Background()))
+	sum := waitSummary(t, mem, "qa", 3)
+	shutdown(t, e)
+	assert.Equal(t, int64(3), sum.Dropped)
+	assert.Empty(t, newer.requests(), "nothing reached the new backend after the kill switch")
+	assert.Equal(t, 3.0, counterValue(t, e.metrics.reasons.WithLabelValues("qa", "dropped", "kill_switch")))
+}
+
 func TestMatchDiffAndExemplar(t *testing.T) {
 	var n atomic.Int64
 	legacy := newBackend(t, func(w http.ResponseWriter, r *http.Request) {

@@ -113,6 +113,8 @@ type engineConfig struct {
 	// load is the CPU guard's reader; nil leaves the guard open (tests
 	// that count comparisons must not depend on the machine's load).
 	load LoadReader
+	// halted is Options.Halted.
+	halted func(context.Context) bool
 }
 
 func newTestEngine(t *testing.T, c engineConfig) (*Engine, *MemoryStore, *prometheus.Registry) {
@@ -139,6 +141,7 @@ func newTestEngine(t *testing.T, c engineConfig) (*Engine, *MemoryStore, *promet
 		Rand:           c.rand,
 		DecodedLimit:   c.decoded,
 		LoadReader:     c.load,
+		Halted:         c.halted,
 	}
 	if opts.LoadReader == nil {
 		opts.LoadReader = noLoad

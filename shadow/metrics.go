@@ -32,7 +32,7 @@ type routeMetrics struct {
 
 // dropReasons and errorReasons are the closed sets of reasons.
 var (
-	dropReasons  = [...]Reason{ReasonQueueFull, ReasonMemory, ReasonTooLarge, ReasonIncomplete, ReasonUpgrade, ReasonFallback, ReasonShutdown, ReasonNotServed, ReasonNoBackend, ReasonInvalid}
+	dropReasons  = [...]Reason{ReasonQueueFull, ReasonMemory, ReasonTooLarge, ReasonIncomplete, ReasonUpgrade, ReasonFallback, ReasonShutdown, ReasonNotServed, ReasonNoBackend, ReasonInvalid, ReasonKillSwitch}
 	errorReasons = [...]Reason{ReasonConnect, ReasonTimeout, ReasonReset, ReasonStatus5xx, ReasonTooLarge, ReasonTransport}
 )
 

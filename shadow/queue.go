@@ -79,6 +79,10 @@ type Options struct {
 	LoadReader LoadReader
 	// GuardTick is how often the CPU guard adjusts; 0 means 250ms.
 	GuardTick time.Duration
+	// Halted reports the global kill switch: while it is true, queued
+	// copies are dropped (reason kill_switch) instead of sent — the switch
+	// stops shadowing at once, not after the queue drains. Nil: never.
+	Halted func(context.Context) bool
 }
 
 // routeState is one route's compiled configuration.

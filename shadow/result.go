@@ -45,6 +45,7 @@ const (
 	ReasonNotServed  Reason = "not_served" // the serving backend never answered (proxy error)
 	ReasonNoBackend  Reason = "no_backend" // the shadow backend is not configured
 	ReasonInvalid    Reason = "invalid"    // the comparison could not be built into a request
+	ReasonKillSwitch Reason = "kill_switch" // the kill switch was flipped while it was queued
 )
 
 // Reasons for OutcomeCandidateError.

@@ -57,6 +57,10 @@ func (e *Engine) process(c *Comparison) {
 		e.drop(rs, c, ReasonShutdown)
 		return
 	}
+	if e.opts.Halted != nil && e.opts.Halted(e.baseCtx) {
+		e.drop(rs, c, ReasonKillSwitch)
+		return
+	}
 	shadowBackend := c.Serving.Other()
 	base := e.backends[shadowBackend]
 	if base == nil || c.URL == nil {
