@@ -24,6 +24,7 @@ type conn struct {
 	canceled  atomic.Bool
 	abortFn   func() // made once: AfterFunc takes it on every exchange
 	closeOnce sync.Once
+	peek      peeker // alive's state (alive_unix.go)
 }
 
 func newConn(nc net.Conn, p *pool) *conn {

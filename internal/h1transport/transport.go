@@ -70,11 +70,6 @@ type pool struct {
 	idle []*conn
 }
 
-// A connection idle longer than this is checked for an upstream close
-// before it is reused (one non-blocking peek). Upstreams close idle
-// keep-alive connections after a few seconds (uvicorn: 5 s).
-const livenessAfter = time.Second
-
 // At most this many informational (1xx) answers before the final one, as
 // in net/http.
 const max1xx = 5
@@ -112,7 +107,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	p := t.pool(req.URL.Host)
 	for attempt := 0; ; attempt++ {
-		c, reused, err := t.getConn(ctx, p, req, attempt > 0)
+		c, reused, err := t.getConn(ctx, p, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -191,9 +186,9 @@ func dialAddr(host string) string {
 }
 
 // getConn returns an idle connection (reused true) or dials a new one.
-func (t *Transport) getConn(ctx context.Context, p *pool, req *http.Request, forceDial bool) (*conn, bool, error) {
+func (t *Transport) getConn(ctx context.Context, p *pool, forceDial bool) (*conn, bool, error) {
 	if !forceDial {
-		if c := t.takeIdle(p, req); c != nil {
+		if c := t.takeIdle(p); c != nil {
 			return c, true, nil
 		}
 	}
@@ -206,7 +201,7 @@ func (t *Transport) getConn(ctx context.Context, p *pool, req *http.Request, for
 
 // takeIdle pops the most recently used idle connection that is still
 // usable, closing the ones that are not.
-func (t *Transport) takeIdle(p *pool, req *http.Request) *conn {
+func (t *Transport) takeIdle(p *pool) *conn {
 	for {
 		t.mu.Lock()
 		n := len(p.idle)
@@ -223,9 +218,14 @@ func (t *Transport) takeIdle(p *pool, req *http.Request) *conn {
 			c.close()
 			continue
 		}
-		// A request that may not be replayed is only sent on a connection
-		// known to be open; others are checked after a long idle.
-		if (idleFor > livenessAfter || !replayable(req)) && !c.alive() {
+		// Every connection is looked at before reuse (one non-blocking
+		// peek): a request that may not be replayed is only sent on one
+		// known to be open, and bytes that arrived while it was idle (an
+		// upstream out of step) would be read as the next request's
+		// answer, handing one client of the proxy an answer meant for
+		// nobody, or for another. http.Transport's background reader
+		// catches both; the fast path has no reader between exchanges.
+		if !c.alive() {
 			c.close()
 			continue
 		}
