@@ -202,10 +202,14 @@ type slice struct {
 // measure drives GET t.url(size) with concurrency keep-alive clients for
 // one slice, with the CPU used meanwhile. Every answer must be 200 with
 // exactly size bytes; anything else counts as an error.
-func measure(ctx context.Context, t *target, size, concurrency int, sl slice, meters cpuMeters) (sample, error) {
+func measure(ctx context.Context, t *target, rn runSpec, sl slice, meters cpuMeters) (sample, error) {
 	if err := ctx.Err(); err != nil {
 		return sample{}, err
 	}
+	if rn.rate > 0 {
+		return measureRate(ctx, t, rn, sl, meters)
+	}
+	size, concurrency := rn.size, rn.concurrency
 	getters, err := t.getters(size, concurrency)
 	if err != nil {
 		return sample{}, err
@@ -236,31 +240,22 @@ func measure(ctx context.Context, t *target, size, concurrency int, sl slice, me
 			for more() {
 				t0 := time.Now()
 				n, err := get(ctx, buf)
-				d := time.Since(t0)
-				if err == nil && n != int64(size) {
-					err = fmt.Errorf("got %d bytes, want %d", n, size)
-				}
-				if err != nil {
-					if ctx.Err() != nil {
-						return
-					}
-					w.errors++
-					if w.firstErr == "" {
-						w.firstErr = err.Error()
-					}
-					continue
-				}
-				w.lat = append(w.lat, d)
-				w.bytes += n
+				w.record(ctx, n, size, time.Since(t0), err)
 			}
 		})
 	}
 	wg.Wait()
+	return t.seal(ctx, workers, time.Since(start), c0, meters)
+}
+
+// seal sums the workers' samples of one slice, lets the target settle (the
+// shadow queue drains) and charges the CPU used since c0.
+func (t *target) seal(ctx context.Context, workers []sample, elapsed time.Duration, c0 cpuTimes, meters cpuMeters) (sample, error) {
 	var s sample
 	for i := range workers {
 		s.add(workers[i])
 	}
-	s.elapsed = time.Since(start)
+	s.elapsed = elapsed
 	if t.settle != nil {
 		if err := t.settle(ctx); err != nil {
 			return sample{}, err
@@ -273,9 +268,31 @@ func measure(ctx context.Context, t *target, size, concurrency int, sl slice, me
 	return s, nil
 }
 
-// runSpec is one measurement: every target at one size and concurrency.
+// record adds one answer's outcome to a worker's sample.
+func (w *sample) record(ctx context.Context, n int64, size int, d time.Duration, err error) {
+	if err == nil && n != int64(size) {
+		err = fmt.Errorf("got %d bytes, want %d", n, size)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		w.errors++
+		if w.firstErr == "" {
+			w.firstErr = err.Error()
+		}
+		return
+	}
+	w.lat = append(w.lat, d)
+	w.bytes += n
+}
+
+// runSpec is one measurement: every target at one size and concurrency,
+// closed-loop (each client sends its next request when the last is done),
+// or at a fixed rate when rate is set.
 type runSpec struct {
 	size, concurrency int
+	rate              int
 	duration          time.Duration
 	requests          int
 }
@@ -286,7 +303,7 @@ type runSpec struct {
 func compare(ctx context.Context, targets []*target, rn runSpec, o options, meters cpuMeters) ([]result, error) {
 	for _, t := range targets {
 		if o.warmup > 0 {
-			if _, err := measure(ctx, t, rn.size, rn.concurrency, slice{duration: o.warmup}, meters); err != nil {
+			if _, err := measure(ctx, t, rn, slice{duration: o.warmup}, meters); err != nil {
 				return nil, err
 			}
 		}
@@ -302,7 +319,7 @@ func compare(ctx context.Context, targets []*target, rn runSpec, o options, mete
 		}
 		for k := range targets {
 			i := (r + k) % len(targets)
-			s, err := measure(ctx, targets[i], rn.size, rn.concurrency, sl, meters)
+			s, err := measure(ctx, targets[i], rn, sl, meters)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", targets[i].name, err)
 			}

@@ -53,6 +53,7 @@ type options struct {
 	concurrency     int
 	duration        time.Duration
 	latencyDuration time.Duration
+	rate            int // requests/s of the fixed-rate run; 0: none
 	requests        int
 	warmup          time.Duration
 	rounds          int
@@ -84,6 +85,9 @@ const (
 
 const (
 	maxConcurrency = 1024
+	maxRate        = 100_000
+	// maxRateSize: the fixed-rate run measures latency, not bandwidth.
+	maxRateSize = 64 << 10
 	maxDuration    = 5 * time.Minute
 	maxRequests    = 10_000_000
 )
@@ -145,6 +149,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent keep-alive clients of the load run")
 	fs.DurationVar(&o.duration, "duration", 6*time.Second, "load run: measured time per scenario and size")
 	fs.DurationVar(&o.latencyDuration, "latency-duration", 3*time.Second, "one-client latency run: measured time per scenario and size (0: no latency run)")
+	fs.IntVar(&o.rate, "rate", 2000, "fixed-rate run: requests/s offered to each scenario over -concurrency connections for -latency-duration, for sizes up to 64KiB (0: no rate run); latency counts from each request's send, queueing included")
 	fs.IntVar(&o.requests, "requests", 0, "requests per scenario and size instead of the durations (0: use the durations)")
 	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured warm-up of each scenario before its slices")
 	fs.IntVar(&o.rounds, "rounds", 4, "slices each run is cut into, the scenarios rotating (A B C, B C A, ...)")
@@ -181,6 +186,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-duration must be above 0 and at most %s, got %s", maxDuration, o.duration)
 	case o.latencyDuration < 0 || o.latencyDuration > maxDuration:
 		return o, fmt.Errorf("-latency-duration must be 0..%s, got %s", maxDuration, o.latencyDuration)
+	case o.rate < 0 || o.rate > maxRate:
+		return o, fmt.Errorf("-rate must be 0..%d, got %d", maxRate, o.rate)
 	case o.rounds < 1 || o.rounds > 100:
 		return o, fmt.Errorf("-rounds must be 1..100, got %d", o.rounds)
 	case o.requests > 0 && o.requests < o.rounds:
@@ -283,6 +290,13 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 			runs = append(runs, runSpec{size: size, concurrency: 1, duration: o.latencyDuration, requests: o.requests})
 		}
 	}
+	if o.rate > 0 && (o.latencyDuration > 0 || o.requests > 0) {
+		for _, size := range o.sizes {
+			if size <= maxRateSize {
+				runs = append(runs, runSpec{size: size, concurrency: o.concurrency, rate: o.rate, duration: o.latencyDuration, requests: o.requests})
+			}
+		}
+	}
 	for _, rn := range runs {
 		fmt.Fprintf(progress, "running %s, %d clients: %s\n", formatSize(rn.size), rn.concurrency, o.describeRun(rn))
 		targets := newTargets(o, up.url, px.url, px.adminURL, creds, rn.concurrency)
@@ -302,6 +316,9 @@ func bench(ctx context.Context, o options, progress io.Writer) (*report, error) 
 
 func (o options) describeRun(rn runSpec) string {
 	what := strings.Join(o.scenarios, ", ")
+	if rn.rate > 0 {
+		what += fmt.Sprintf(" at %d req/s", rn.rate)
+	}
 	if rn.requests > 0 {
 		return fmt.Sprintf("%s, %d requests each in %d rotating slices", what, rn.requests, o.rounds)
 	}

@@ -72,13 +72,34 @@ func TestCompareCountsExactlyAndRotates(t *testing.T) {
 	}
 
 	// A wrong size is an error, not a measurement.
-	s, err := measure(context.Background(), targets[0], 99, 1, slice{requests: 3}, cpuMeters{})
+	s, err := measure(context.Background(), targets[0], runSpec{size: 99, concurrency: 1}, slice{requests: 3}, cpuMeters{})
 	require.NoError(t, err)
 	assert.Equal(t, 3, s.errors)
 	assert.Empty(t, s.lat)
 	assert.Equal(t, "status 404", s.firstErr)
 	_, err = compare(context.Background(), targets, runSpec{size: 99, concurrency: 1, requests: 2}, options{rounds: 1}, cpuMeters{})
 	require.ErrorContains(t, err, "a: no request succeeded: status 404")
+}
+
+// TestMeasureRateSendsExactly: a fixed-rate slice sends exactly the
+// requests asked, every answer checked.
+func TestMeasureRateSendsExactly(t *testing.T) {
+	up, err := startUpstream([]int{100})
+	require.NoError(t, err)
+	defer up.close()
+	tg := newTarget("a", up.url, "", nil, 4)
+	tg.lean = true
+	defer tg.close()
+	s, err := measure(context.Background(), tg, runSpec{size: 100, concurrency: 4, rate: 1000}, slice{requests: 50}, cpuMeters{})
+	require.NoError(t, err)
+	assert.Len(t, s.lat, 50)
+	assert.Zero(t, s.errors)
+	assert.Equal(t, int64(5000), s.bytes)
+
+	s, err = measure(context.Background(), tg, runSpec{size: 99, concurrency: 2, rate: 1000}, slice{requests: 5}, cpuMeters{})
+	require.NoError(t, err)
+	assert.Equal(t, 5, s.errors)
+	assert.Equal(t, "status 404", s.firstErr)
 }
 
 func TestShadowCounts(t *testing.T) {

@@ -54,7 +54,17 @@ type report struct {
 // load run, whatever its concurrency).
 func (rep *report) find(size, concurrency int) (runResult, bool) {
 	for _, r := range rep.runs {
-		if r.size == size && (r.concurrency == concurrency || concurrency == 0 && r.concurrency == rep.opts.concurrency) {
+		if r.rate == 0 && r.size == size && (r.concurrency == concurrency || concurrency == 0 && r.concurrency == rep.opts.concurrency) {
+			return r, true
+		}
+	}
+	return runResult{}, false
+}
+
+// findRate returns the fixed-rate run of size.
+func (rep *report) findRate(size int) (runResult, bool) {
+	for _, r := range rep.runs {
+		if r.rate > 0 && r.size == size {
 			return r, true
 		}
 	}
@@ -98,6 +108,16 @@ func (rep *report) checks() []check {
 					fmt.Sprintf("serving CPU/request %s direct, %s legacy", formatDur(d.servingCPU()), formatDur(l.servingCPU()))},
 				check{"legacy added p50, " + c, signed(l.p50 - d.p50), "≤ " + formatDur(targetAddedP50), l.p50-d.p50 <= targetAddedP50, "saturated: latency ≈ clients ÷ throughput"},
 				check{"legacy added p99, " + c, signed(l.p99 - d.p99), "≤ " + formatDur(targetAddedP99), l.p99-d.p99 <= targetAddedP99, ""})
+		}
+	}
+	if rate, ok := rep.findRate(targetSize); ok {
+		d, okD := rate.get(scenarioDirect)
+		l, okL := rate.get(scenarioLegacy)
+		if okD && okL {
+			at := fmt.Sprintf("%d req/s", rate.rate)
+			out = append(out,
+				check{"legacy added p50, " + at, signed(l.p50 - d.p50), "≤ " + formatDur(targetAddedP50), l.p50-d.p50 <= targetAddedP50, "under load, not saturated"},
+				check{"legacy added p99, " + at, signed(l.p99 - d.p99), "≤ " + formatDur(targetAddedP99), l.p99-d.p99 <= targetAddedP99, ""})
 		}
 	}
 	for _, cred := range []string{scenarioAuth, scenarioJWT} {
@@ -169,7 +189,11 @@ func (rep *report) write(w io.Writer) {
 		if r.requests > 0 {
 			span = fmt.Sprintf("%d requests per scenario", r.requests)
 		}
-		fmt.Fprintf(w, "\n%s, %d client(s), %s in %d slices\n", formatSize(r.size), r.concurrency, span, o.rounds)
+		if r.rate > 0 {
+			fmt.Fprintf(w, "\n%s, %d req/s offered over %d connections, %s in %d slices\n", formatSize(r.size), r.rate, r.concurrency, span, o.rounds)
+		} else {
+			fmt.Fprintf(w, "\n%s, %d client(s), %s in %d slices\n", formatSize(r.size), r.concurrency, span, o.rounds)
+		}
 		d, hasDirect := r.get(scenarioDirect)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "scenario\trequests\terrors\treq/s\tp50\tp99\tMiB/s\tharness CPU/req\tproxy CPU/req\tcandidate CPU/req\tserving CPU/req\tvs direct: req/s\tp50\tp99\t")
