@@ -147,7 +147,8 @@ func (t *Transport) CloseIdleConnections() {
 // Eligible reports whether req takes the fast path.
 func Eligible(req *http.Request) bool {
 	return (req.Body == nil || req.Body == http.NoBody) && req.URL != nil && req.URL.Scheme == "http" && req.URL.Host != "" &&
-		len(req.Trailer) == 0 && req.Header["Upgrade"] == nil && req.Header["Connection"] == nil
+		len(req.Trailer) == 0 && req.Header["Upgrade"] == nil && req.Header["Connection"] == nil &&
+		validMethod(req.Method)
 }
 
 // replayable reports whether a request may be sent a second time after a
