@@ -104,6 +104,12 @@ func TestBodylessGetTakesFastPath(t *testing.T) {
 	// A POST without a body is eligible too, and sends Content-Length: 0.
 	_, body = roundTrip(t, tr, newRequest(t, http.MethodPost, srv.URL))
 	assert.Equal(t, "POST  ", body)
+	// http.NoBody is no body.
+	req = newRequest(t, http.MethodPut, srv.URL)
+	req.Body = http.NoBody
+	require.True(t, h1transport.Eligible(req))
+	_, body = roundTrip(t, tr, req)
+	assert.Equal(t, "PUT  ", body)
 	assert.Equal(t, 1, fast.count())
 	assert.Equal(t, 0, std.count())
 }

@@ -309,10 +309,12 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 	if err := c.bw.Flush(); err != nil {
 		return c.fail(stop, read, fmt.Errorf("write request: %w", err))
 	}
+	// The head's bound starts here, before any byte of it is buffered
+	// (release pooled the connection with nothing buffered).
+	c.cr.limit = c.cr.n + t.maxHead
 	if trace := httptrace.ContextClientTrace(ctx); trace != nil {
 		traceWait(trace, c)
 	}
-	c.cr.limit = c.cr.n + t.maxHead // nothing is buffered: release saw to it
 	res, err := readHead(ctx, c, req)
 	if err != nil {
 		if c.cr.n >= c.cr.limit {
@@ -336,13 +338,10 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 	return res, nil
 }
 
-// traceWait reports the request written and the answer's first byte to a
-// client trace, as http.Transport does. The peek reads nothing more than
-// http.ReadResponse would read next.
+// traceWait reports the answer's first byte to a client trace, as
+// http.Transport does. The peek reads nothing more than http.ReadResponse
+// would read next. (WroteRequest is Request.Write's to report.)
 func traceWait(trace *httptrace.ClientTrace, c *conn) {
-	if trace.WroteRequest != nil {
-		trace.WroteRequest(httptrace.WroteRequestInfo{})
-	}
 	if trace.GotFirstResponseByte != nil {
 		if _, err := c.br.Peek(1); err == nil {
 			trace.GotFirstResponseByte()
