@@ -240,7 +240,7 @@ type Shadow struct {
 	// CPUBudget is the share of the proxy's CPU shadow work may take while
 	// the machine has no idle CPU (under 10 % idle); beyond it, sampled
 	// requests are shed (not shadowed, counted). With idle CPU there is
-	// no limit. In (0, 1]; 1 never sheds. Default 0.1.
+	// no limit. In (0, 1]; 1 never sheds. Default 0.05.
 	CPUBudget float64 `yaml:"cpu_budget"`
 	// NoiseProbe sends the request to the serving backend a second time to
 	// learn fields that differ by themselves. Doubles that backend's load

@@ -20,9 +20,11 @@ import (
 // counted, not recorded as a comparison, so readiness is unaffected.
 //
 // Shadow work is measured as a worker's wall time on a comparison minus the
-// wait for the other backend's first answer byte: an upper bound of its CPU
-// (it also holds scheduling delays), so the guard errs on the side of
-// serving.
+// wait for the other backend's first answer byte: an upper bound of the
+// worker's CPU (it also holds scheduling delays). It leaves out the tee on
+// the serving path and the garbage collection of the copies, which in make
+// bench cost about as much again: the default budget accounts for that
+// (config.DefaultShadowCPUBudget).
 type cpuGuard struct {
 	budget float64
 	read   LoadReader
