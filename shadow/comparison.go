@@ -41,6 +41,11 @@ type Comparison struct {
 	Skip Reason
 
 	pool *bufferPool
+	// admit is the CPU guard's admission factor when it was queued: if
+	// the guard has lowered it since, the worker sheds it with the same
+	// odds (cpuguard.go), so a queue filled before the guard reacted is
+	// not a backlog of work for a saturated machine.
+	admit float64
 	bufs [2]*[]byte
 }
 

@@ -33,6 +33,7 @@ type cpuGuard struct {
 	last   Load
 	lastAt time.Time
 	primed bool
+	share  float64 // smoothed shadow share of the process's CPU
 }
 
 // Load is a reading of cumulative CPU counters.
@@ -98,10 +99,22 @@ func (g *cpuGuard) tick(now time.Time) {
 	if !primed || !now.After(prevAt) || l.MachineTotal <= prev.MachineTotal || l.ProcessCPU <= prev.ProcessCPU {
 		return
 	}
+	share := float64(work) / float64(l.ProcessCPU-prev.ProcessCPU)
+	switch {
+	case work > 0 && g.share == 0:
+		g.share = share
+	case work > 0:
+		// Half of each new window: one 250 ms window is a noisy sample
+		// (a GC cycle, a burst), and the factor should not swing with it.
+		g.share = (g.share + share) / 2
+	}
 	w := window{
 		idle:  float64(l.MachineIdle-prev.MachineIdle) / float64(l.MachineTotal-prev.MachineTotal),
-		share: float64(work) / float64(l.ProcessCPU-prev.ProcessCPU),
+		share: g.share,
 		cores: float64(work) / float64(now.Sub(prevAt)),
+	}
+	if work <= 0 {
+		w.share = 0 // no shadow traffic: nextFactor holds
 	}
 	g.set(nextFactor(g.admit(), w, g.budget))
 }
@@ -113,15 +126,19 @@ type window struct {
 	cores float64 // shadow work ÷ wall time (cores' worth)
 }
 
-// nextFactor is the control law: with idle CPU (or next to no shadow
-// work), double back towards 1; saturated, scale by budget/share, at most
-// halving and at most +25 % per step, so it settles near the budget
-// without oscillating wildly.
+// nextFactor is the control law: with idle CPU, double back towards 1;
+// saturated with no shadow traffic at all, hold (the factor found last is
+// the best guess when traffic returns: recovering to 1 meanwhile would let
+// a burst of shadow work through first); next to no shadow work, rise by
+// 25 %; otherwise scale by budget/share, at most halving and at most +25 %
+// per step, so it settles near the budget without oscillating wildly.
 func nextFactor(f float64, w window, budget float64) float64 {
 	switch {
-	case w.idle >= saturatedIdle, w.cores < minShedWork:
+	case w.idle >= saturatedIdle:
 		f *= 2
 	case w.share <= 0:
+		// No shadow work: hold.
+	case w.cores < minShedWork:
 		f *= 1.25
 	default:
 		f *= min(max(budget/w.share, 0.5), 1.25)

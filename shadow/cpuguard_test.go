@@ -1,6 +1,7 @@
 package shadow
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -22,13 +23,13 @@ func TestNextFactor(t *testing.T) {
 	}{
 		{"idle machine recovers", 0.25, window{idle: 0.5, share: 0.9, cores: 1}, 0.5},
 		{"idle machine stays at 1", 1, window{idle: 0.5, share: 0.9, cores: 1}, 1},
-		{"negligible work recovers", 0.25, busy(0.9, 0.01), 0.5},
+		{"negligible work rises", 0.25, busy(0.9, 0.01), 0.3125},
 		{"over budget scales down", 1, busy(0.16, 0.3), 0.625},
 		{"far over budget at most halves", 1, busy(0.9, 0.5), 0.5},
 		{"under budget scales up at most 25%", 0.4, busy(0.02, 0.1), 0.5},
 		{"at budget holds", 0.4, busy(0.1, 0.2), 0.4},
 		{"floor", 0.011, busy(0.9, 0.5), minAdmit},
-		{"no work while saturated probes up", 0.2, window{idle: 0.01, share: 0, cores: 0.2}, 0.25},
+		{"no shadow work while saturated holds", 0.2, window{idle: 0.01, share: 0, cores: 0}, 0.2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,4 +190,29 @@ func FuzzParseProcStat(f *testing.F) {
 			t.Fatalf("idle %d > total %d", idle, total)
 		}
 	})
+}
+
+// TestQueuedCopiesShedWhenTheGuardLowers: comparisons queued at factor 1
+// are shed by the workers with the odds of the factor when they run, and
+// are not recorded as results.
+func TestQueuedCopiesShedWhenTheGuardLowers(t *testing.T) {
+	legacy := newBackend(t, jsonHandler(`{"ok":true}`))
+	newer := newBackend(t, jsonHandler(`{"ok":true}`))
+	var n atomic.Uint64
+	e, mem, _ := newTestEngine(t, engineConfig{legacy: legacy.URL, newURL: newer.URL,
+		rand: func() float64 { return float64(n.Add(1)%10) / 10 }})
+	front := servingPath(t, e, mustURL(t, legacy.URL), "qa", "org-1", BackendLegacy)
+	for range 20 {
+		resp, _ := do(t, front.Client(), "GET", front.URL+"/api/qa", nil)
+		require.Equal(t, 200, resp.StatusCode)
+	}
+	e.guard.set(0.5) // the machine got busy while they waited
+	require.NoError(t, e.Start(context.Background()))
+	require.Eventually(t, func() bool {
+		return counterValue(t, e.metrics.shed.WithLabelValues("qa")) == 10
+	}, 10*time.Second, 5*time.Millisecond)
+	sum := waitSummary(t, mem, "qa", 10)
+	shutdown(t, e)
+	assert.Equal(t, int64(10), sum.Comparisons(), "the shed half is not a result")
+	assert.Len(t, newer.requests(), 10)
 }

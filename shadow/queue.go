@@ -324,6 +324,7 @@ func (e *Engine) Submit(c Comparison) bool {
 	if c.At.IsZero() {
 		c.At = e.now()
 	}
+	c.admit = e.guard.admit()
 	switch {
 	case c.Skip != "":
 		e.drop(rs, &c, c.Skip)

@@ -61,6 +61,12 @@ func (e *Engine) process(c *Comparison) {
 		e.drop(rs, c, ReasonKillSwitch)
 		return
 	}
+	if f := e.guard.admit(); f < c.admit && e.rand() >= f/c.admit {
+		// Queued before the CPU guard lowered the factor: shed now as it
+		// would have been then (not a result, like any shed request).
+		rs.shed.Inc()
+		return
+	}
 	shadowBackend := c.Serving.Other()
 	base := e.backends[shadowBackend]
 	if base == nil || c.URL == nil {

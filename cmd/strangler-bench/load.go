@@ -27,7 +27,10 @@ type target struct {
 	// comparisons it queued, so their CPU is charged to it and not to
 	// whichever scenario runs next.
 	settle func(context.Context) error
-	client *http.Client
+	// minWarmup is this target's least warm-up (the shadow scenario's CPU
+	// guard needs a few of its 250 ms steps to settle).
+	minWarmup time.Duration
+	client    *http.Client
 	// lean: one leanConn per client worker, by size (-client lean).
 	lean      bool
 	leanConns map[int][]*leanConn
@@ -302,8 +305,8 @@ type runSpec struct {
 // drift, falls on all alike. Each target is warmed up first, unmeasured.
 func compare(ctx context.Context, targets []*target, rn runSpec, o options, meters cpuMeters) ([]result, error) {
 	for _, t := range targets {
-		if o.warmup > 0 {
-			if _, err := measure(ctx, t, rn, slice{duration: o.warmup}, meters); err != nil {
+		if w := max(o.warmup, t.minWarmup); w > 0 {
+			if _, err := measure(ctx, t, rn, slice{duration: w}, meters); err != nil {
 				return nil, err
 			}
 		}

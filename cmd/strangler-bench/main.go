@@ -88,8 +88,8 @@ const (
 	maxRate        = 100_000
 	// maxRateSize: the fixed-rate run measures latency, not bandwidth.
 	maxRateSize = 64 << 10
-	maxDuration    = 5 * time.Minute
-	maxRequests    = 10_000_000
+	maxDuration = 5 * time.Minute
+	maxRequests = 10_000_000
 )
 
 func main() {
@@ -147,12 +147,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.client, "client", clientLean, "load client: lean (each worker writes its request and reads the answer on its own connection, as wrk does) or std (net/http's Client)")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent keep-alive clients of the load run")
-	fs.DurationVar(&o.duration, "duration", 6*time.Second, "load run: measured time per scenario and size")
+	fs.DurationVar(&o.duration, "duration", 12*time.Second, "load run: measured time per scenario and size")
 	fs.DurationVar(&o.latencyDuration, "latency-duration", 3*time.Second, "one-client latency run: measured time per scenario and size (0: no latency run)")
 	fs.IntVar(&o.rate, "rate", 2000, "fixed-rate run: requests/s offered to each scenario over -concurrency connections for -latency-duration, for sizes up to 64KiB (0: no rate run); latency counts from each request's send, queueing included")
 	fs.IntVar(&o.requests, "requests", 0, "requests per scenario and size instead of the durations (0: use the durations)")
 	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured warm-up of each scenario before its slices")
-	fs.IntVar(&o.rounds, "rounds", 4, "slices each run is cut into, the scenarios rotating (A B C, B C A, ...)")
+	fs.IntVar(&o.rounds, "rounds", 6, "slices each run is cut into, the scenarios rotating (A B C, B C A, ...)")
 	sizes := fs.String("sizes", "1KiB,1MiB", "response sizes, comma-separated (B, KiB, MiB)")
 	scenarios := fs.String("scenarios", "direct,legacy,auth,shadow", "scenarios, comma-separated, of: "+strings.Join(allScenarios, ", "))
 	mode := fs.String("proxy", string(proxyProcess), "where the proxy runs: process (the strangler binary) or inprocess")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -181,7 +182,11 @@ func (rep *report) write(w io.Writer) {
 		fmt.Fprintf(w, ", env %s", strings.Join(o.proxyEnv, " "))
 	}
 	fmt.Fprintf(w, "\nupstream:  in the harness process; shadow candidate: a separate process (GOMAXPROCS 1, nice %d); shadow sample_rate %g, cpu_budget %g\n", o.candidateNice, o.shadow.sampleRate, o.shadow.cpuBudget)
-	fmt.Fprintf(w, "scenarios: %s; every slice rotates over them after %s warm-up each; 127.0.0.1 only\n", strings.Join(o.scenarios, ", "), o.warmup)
+	warm := o.warmup.String()
+	if slices.Contains(o.scenarios, scenarioShadow) && shadowWarmup > o.warmup {
+		warm += fmt.Sprintf(" (shadow: %s, for its CPU guard to settle)", shadowWarmup)
+	}
+	fmt.Fprintf(w, "scenarios: %s; every slice rotates over them after %s warm-up each; 127.0.0.1 only\n", strings.Join(o.scenarios, ", "), warm)
 	fmt.Fprintf(w, "CPU/req:   harness = clients + upstream (+ proxy when in process); proxy and candidate = their processes; serving = harness + proxy;\n           after each shadow slice the queue is drained before CPU is read, so the comparisons it queued are charged to it\n")
 
 	for _, r := range rep.runs {

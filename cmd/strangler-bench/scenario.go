@@ -116,6 +116,7 @@ func newTargets(o options, upstreamURL, proxyURL, adminURL string, creds credent
 		case scenarioShadow:
 			t = newTarget(s, proxyURL, prefixAuthed, http.Header{"X-Api-Key": {creds.keyShadowed}}, concurrency)
 			t.settle = func(ctx context.Context) error { return waitShadowIdle(ctx, adminURL) }
+			t.minWarmup = shadowWarmup
 		}
 		t.lean = o.client == clientLean
 		out = append(out, t)
@@ -164,7 +165,12 @@ func (c shadowCounts) String() string {
 // shadowIdleWait bounds the wait for the shadow queue to drain after a
 // slice; shadowSettle is the pause after it, for the comparisons the
 // workers hold and the recorder's last batch.
+//
+// shadowWarmup is the shadow scenario's least warm-up: the CPU guard steps
+// every 250 ms and needs a few steps from its start at full admission to
+// its steady state, which is what the slices measure.
 const (
+	shadowWarmup   = 2 * time.Second
 	shadowIdleWait = time.Minute
 	shadowSettle   = 100 * time.Millisecond
 )
