@@ -305,7 +305,11 @@ type runSpec struct {
 // drift, falls on all alike. Each target is warmed up first, unmeasured.
 func compare(ctx context.Context, targets []*target, rn runSpec, o options, meters cpuMeters) ([]result, error) {
 	for _, t := range targets {
-		if w := max(o.warmup, t.minWarmup); w > 0 {
+		w := o.warmup
+		if rn.requests == 0 {
+			w = max(w, t.minWarmup) // timed runs measure the steady state
+		}
+		if w > 0 {
 			if _, err := measure(ctx, t, rn, slice{duration: w}, meters); err != nil {
 				return nil, err
 			}

@@ -37,7 +37,7 @@ func TestHarnessSmoke(t *testing.T) {
 	require.Equal(t, 0, code, "stderr: %s", progress.String())
 	report := out.String()
 	for _, want := range []string{"machine: ", "proxy:     internal/app in the harness process", "scenarios: direct, legacy, auth, jwt, shadow",
-		"1KiB, 4 client(s), 100 requests per scenario in 4 slices", "64KiB, 1 client(s)",
+		"1KiB, 4 client(s), 100 requests per scenario in 6 slices", "64KiB, 1 client(s)",
 		"shadow vs auth: throughput", "auth vs legacy: throughput", "shadow vs legacy: throughput",
 		"targets (1KiB):", "legacy throughput, 4 clients", "legacy added p50, 1 client", "jwt added p50, 1 client",
 		"shadow throughput cost vs auth"} {
