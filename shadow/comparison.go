@@ -46,7 +46,7 @@ type Comparison struct {
 	// odds (cpuguard.go), so a queue filled before the guard reacted is
 	// not a backlog of work for a saturated machine.
 	admit float64
-	bufs [2]*[]byte
+	bufs  [2]*[]byte
 }
 
 // size is what the comparison holds in memory, for the queue's byte budget.

@@ -126,7 +126,9 @@ type window struct {
 	cores float64 // shadow work ÷ wall time (cores' worth)
 }
 
-// nextFactor is the control law: with idle CPU, double back towards 1;
+// nextFactor is the control law: with idle CPU, rise by half towards 1
+// (from the floor to 1 in under 3 s; faster would admit a burst on every
+// brief lull);
 // saturated with no shadow traffic at all, hold (the factor found last is
 // the best guess when traffic returns: recovering to 1 meanwhile would let
 // a burst of shadow work through first); next to no shadow work, rise by
@@ -135,7 +137,7 @@ type window struct {
 func nextFactor(f float64, w window, budget float64) float64 {
 	switch {
 	case w.idle >= saturatedIdle:
-		f *= 2
+		f *= 1.5
 	case w.share <= 0:
 		// No shadow work: hold.
 	case w.cores < minShedWork:

@@ -1,8 +1,8 @@
 package shadow
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"

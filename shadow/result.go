@@ -35,16 +35,16 @@ type Reason string
 
 // Reasons for OutcomeDropped.
 const (
-	ReasonQueueFull  Reason = "queue_full" // the bounded queue was full
-	ReasonMemory     Reason = "memory"     // the queued-bytes budget was exhausted
-	ReasonTooLarge   Reason = "too_large"  // a body exceeded max_body_bytes (or its decoded cap)
-	ReasonIncomplete Reason = "incomplete" // a body was not seen to its end (client gone, backend stopped reading)
-	ReasonUpgrade    Reason = "upgrade"    // a protocol upgrade (WebSocket) cannot be replayed
-	ReasonFallback   Reason = "fallback"   // the serving backend changed mid-request (canary fell back to legacy)
-	ReasonShutdown   Reason = "shutdown"   // the engine stopped before the comparison ran
-	ReasonNotServed  Reason = "not_served" // the serving backend never answered (proxy error)
-	ReasonNoBackend  Reason = "no_backend" // the shadow backend is not configured
-	ReasonInvalid    Reason = "invalid"    // the comparison could not be built into a request
+	ReasonQueueFull  Reason = "queue_full"  // the bounded queue was full
+	ReasonMemory     Reason = "memory"      // the queued-bytes budget was exhausted
+	ReasonTooLarge   Reason = "too_large"   // a body exceeded max_body_bytes (or its decoded cap)
+	ReasonIncomplete Reason = "incomplete"  // a body was not seen to its end (client gone, backend stopped reading)
+	ReasonUpgrade    Reason = "upgrade"     // a protocol upgrade (WebSocket) cannot be replayed
+	ReasonFallback   Reason = "fallback"    // the serving backend changed mid-request (canary fell back to legacy)
+	ReasonShutdown   Reason = "shutdown"    // the engine stopped before the comparison ran
+	ReasonNotServed  Reason = "not_served"  // the serving backend never answered (proxy error)
+	ReasonNoBackend  Reason = "no_backend"  // the shadow backend is not configured
+	ReasonInvalid    Reason = "invalid"     // the comparison could not be built into a request
 	ReasonKillSwitch Reason = "kill_switch" // the kill switch was flipped while it was queued
 )
 

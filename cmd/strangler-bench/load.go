@@ -30,7 +30,11 @@ type target struct {
 	// minWarmup is this target's least warm-up (the shadow scenario's CPU
 	// guard needs a few of its 250 ms steps to settle).
 	minWarmup time.Duration
-	client    *http.Client
+	// leadIn runs before each measured slice, unmeasured, flowing into it
+	// (the shadow scenario: the guard settles to this load again after
+	// the other scenarios' slices and the queue drain).
+	leadIn time.Duration
+	client *http.Client
 	// lean: one leanConn per client worker, by size (-client lean).
 	lean      bool
 	leanConns map[int][]*leanConn
@@ -200,6 +204,9 @@ func (r result) servingCPU() time.Duration {
 type slice struct {
 	duration time.Duration
 	requests int
+	// leadIn: an unmeasured run straight before a measured slice, which
+	// it flows into: no settling (the shadow queue is not drained).
+	leadIn bool
 }
 
 // measure drives GET t.url(size) with concurrency keep-alive clients for
@@ -248,18 +255,18 @@ func measure(ctx context.Context, t *target, rn runSpec, sl slice, meters cpuMet
 		})
 	}
 	wg.Wait()
-	return t.seal(ctx, workers, time.Since(start), c0, meters)
+	return t.seal(ctx, workers, time.Since(start), c0, meters, sl)
 }
 
 // seal sums the workers' samples of one slice, lets the target settle (the
 // shadow queue drains) and charges the CPU used since c0.
-func (t *target) seal(ctx context.Context, workers []sample, elapsed time.Duration, c0 cpuTimes, meters cpuMeters) (sample, error) {
+func (t *target) seal(ctx context.Context, workers []sample, elapsed time.Duration, c0 cpuTimes, meters cpuMeters, sl slice) (sample, error) {
 	var s sample
 	for i := range workers {
 		s.add(workers[i])
 	}
 	s.elapsed = elapsed
-	if t.settle != nil {
+	if t.settle != nil && !sl.leadIn {
 		if err := t.settle(ctx); err != nil {
 			return sample{}, err
 		}
@@ -326,6 +333,11 @@ func compare(ctx context.Context, targets []*target, rn runSpec, o options, mete
 		}
 		for k := range targets {
 			i := (r + k) % len(targets)
+			if d := targets[i].leadIn; d > 0 && rn.requests == 0 {
+				if _, err := measure(ctx, targets[i], rn, slice{duration: d, leadIn: true}, meters); err != nil {
+					return nil, fmt.Errorf("%s: %w", targets[i].name, err)
+				}
+			}
 			s, err := measure(ctx, targets[i], rn, sl, meters)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", targets[i].name, err)

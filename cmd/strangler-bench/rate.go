@@ -46,7 +46,7 @@ func measureRate(ctx context.Context, t *target, rn runSpec, sl slice, meters cp
 	dispatch(ctx, jobs, start, interval, total)
 	close(jobs)
 	wg.Wait()
-	return t.seal(ctx, workers, time.Since(start), c0, meters)
+	return t.seal(ctx, workers, time.Since(start), c0, meters, sl)
 }
 
 // dispatch hands out total send times, the i-th at start + i×interval

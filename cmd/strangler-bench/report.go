@@ -184,7 +184,7 @@ func (rep *report) write(w io.Writer) {
 	fmt.Fprintf(w, "\nupstream:  in the harness process; shadow candidate: a separate process (GOMAXPROCS 1, nice %d); shadow sample_rate %g, cpu_budget %g\n", o.candidateNice, o.shadow.sampleRate, o.shadow.cpuBudget)
 	warm := o.warmup.String()
 	if o.requests == 0 && slices.Contains(o.scenarios, scenarioShadow) && shadowWarmup > o.warmup {
-		warm += fmt.Sprintf(" (shadow: %s, for its CPU guard to settle)", shadowWarmup)
+		warm += fmt.Sprintf(" (shadow: %s, and %s before each of its slices, for its CPU guard to settle)", shadowWarmup, shadowLeadIn)
 	}
 	fmt.Fprintf(w, "scenarios: %s; every slice rotates over them after %s warm-up each; 127.0.0.1 only\n", strings.Join(o.scenarios, ", "), warm)
 	fmt.Fprintf(w, "CPU/req:   harness = clients + upstream (+ proxy when in process); proxy and candidate = their processes; serving = harness + proxy;\n           after each shadow slice the queue is drained before CPU is read, so the comparisons it queued are charged to it\n")

@@ -117,6 +117,7 @@ func newTargets(o options, upstreamURL, proxyURL, adminURL string, creds credent
 			t = newTarget(s, proxyURL, prefixAuthed, http.Header{"X-Api-Key": {creds.keyShadowed}}, concurrency)
 			t.settle = func(ctx context.Context) error { return waitShadowIdle(ctx, adminURL) }
 			t.minWarmup = shadowWarmup
+			t.leadIn = shadowLeadIn
 		}
 		t.lean = o.client == clientLean
 		out = append(out, t)
@@ -169,8 +170,13 @@ func (c shadowCounts) String() string {
 // shadowWarmup is the shadow scenario's least warm-up: the CPU guard steps
 // every 250 ms and needs a few steps from its start at full admission to
 // its steady state, which is what the slices measure.
+//
+// shadowLeadIn runs before each measured shadow slice: the other
+// scenarios' slices and the queue drain in between give the guard idle
+// CPU to recover on, and the slices measure continuous shadow traffic.
 const (
 	shadowWarmup   = 2 * time.Second
+	shadowLeadIn   = time.Second
 	shadowIdleWait = time.Minute
 	shadowSettle   = 100 * time.Millisecond
 )
