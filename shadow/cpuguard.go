@@ -22,8 +22,9 @@ import (
 // Shadow work is measured as a worker's wall time on a comparison minus the
 // wait for the other backend's first answer byte: an upper bound of the
 // worker's CPU (it also holds scheduling delays). It leaves out the tee on
-// the serving path and the garbage collection of the copies, which in make
-// bench cost about as much again: the default budget accounts for that
+// the serving path, the garbage collection of the copies and the wake-ups
+// they cause, which in make bench make it about a quarter of a
+// comparison's whole cost: the default budget accounts for that
 // (config.DefaultShadowCPUBudget).
 type cpuGuard struct {
 	budget float64
