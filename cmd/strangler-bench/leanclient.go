@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -83,16 +82,9 @@ func (c *leanConn) exchange(buf []byte) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read response: %w", err)
 	}
-	var n int64
-	for {
-		m, err := resp.Body.Read(buf)
-		n += int64(m)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return n, err
-		}
+	n, err := drain(resp.Body, buf)
+	if err != nil {
+		return n, err
 	}
 	if resp.Close {
 		c.close()

@@ -378,19 +378,27 @@ func get(ctx context.Context, client *http.Client, url string, header http.Heade
 		return 0, err
 	}
 	defer resp.Body.Close()
-	var n int64
-	for {
-		m, err := resp.Body.Read(buf)
-		n += int64(m)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return n, err
-		}
+	n, err := drain(resp.Body, buf)
+	if err != nil {
+		return n, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		return n, fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return n, nil
+}
+
+// drain reads body to its end through buf and returns its size.
+func drain(body io.Reader, buf []byte) (int64, error) {
+	var n int64
+	for {
+		m, err := body.Read(buf)
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }

@@ -39,14 +39,7 @@ func TestCancelWhileWaitingForHead(t *testing.T) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, up.url(), nil)
 	require.NoError(t, err)
-	errc := make(chan error, 1)
-	go func() {
-		res, err := tr.RoundTrip(req)
-		if res != nil {
-			_ = res.Body.Close()
-		}
-		errc <- err
-	}()
+	errc := roundTripAsync(tr, req)
 	recv(t, got, "request at the upstream")
 	cancel()
 	err = recv(t, errc, "RoundTrip to return")

@@ -71,14 +71,7 @@ func TestCancelWhileSettingHeaderDeadline(t *testing.T) {
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, up.url(), nil)
 	require.NoError(t, err)
-	errc := make(chan error, 1)
-	go func() {
-		res, err := tr.RoundTrip(req)
-		if res != nil {
-			_ = res.Body.Close()
-		}
-		errc <- err
-	}()
+	errc := roundTripAsync(tr, req)
 	err = recv(t, errc, "RoundTrip to return after the cancel")
 	assert.ErrorIs(t, err, context.Canceled)
 }

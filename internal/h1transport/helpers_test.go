@@ -189,3 +189,17 @@ func noValue[T any](tb testing.TB, ch <-chan T, what string) {
 	default:
 	}
 }
+
+// roundTripAsync runs RoundTrip in a goroutine (closing any body) and
+// delivers its error, for tests that cancel or time it out meanwhile.
+func roundTripAsync(rt http.RoundTripper, req *http.Request) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		res, err := rt.RoundTrip(req)
+		if res != nil {
+			_ = res.Body.Close()
+		}
+		errc <- err
+	}()
+	return errc
+}
