@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/7cycles-ai/strangler/shadow"
 )
@@ -67,4 +69,29 @@ func shadowBackend(b Backend) shadow.Backend {
 		return shadow.BackendNew
 	}
 	return shadow.BackendLegacy
+}
+
+// AssertionRefreshAfter is how long after the client was served a shadow
+// copy's X-Tenant-Assertion is re-signed: well inside its 60 s life, so a
+// copy never reaches the other backend expired, and later than most copies
+// wait, so most are sent with the original (a signature costs tens of µs).
+const AssertionRefreshAfter = 20 * time.Second
+
+// RefreshAssertionHeader returns the shadow engine's ReplayHeaders hook: a
+// copy that waited AssertionRefreshAfter or more gets its
+// X-Tenant-Assertion re-signed by refresh (tenancy.AuthStack's
+// RefreshAssertion, which re-signs only this issuer's own assertions).
+func RefreshAssertionHeader(refresh func(context.Context, string) (string, error)) func(context.Context, http.Header, time.Duration) error {
+	return func(ctx context.Context, h http.Header, queued time.Duration) error {
+		tok := h.Get(headerTenantAssertion)
+		if tok == "" || queued < AssertionRefreshAfter {
+			return nil
+		}
+		fresh, err := refresh(ctx, tok)
+		if err != nil {
+			return fmt.Errorf("refresh %s: %w", headerTenantAssertion, err)
+		}
+		h.Set(headerTenantAssertion, fresh)
+		return nil
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -111,6 +112,41 @@ func TestKillSwitchStopsQueuedCopies(t *testing.T) {
 	assert.Equal(t, int64(3), sum.Dropped)
 	assert.Empty(t, newer.requests(), "nothing reached the new backend after the kill switch")
 	assert.Equal(t, 3.0, counterValue(t, e.metrics.reasons.WithLabelValues("qa", "dropped", "kill_switch")))
+}
+
+// TestReplayHeadersHook: the hook sees the copy's headers and how long it
+// waited, and its changes reach the other backend; a hook error drops the
+// comparison (invalid) and nothing is sent.
+func TestReplayHeadersHook(t *testing.T) {
+	legacy := newBackend(t, jsonHandler(`{"ok":true}`))
+	newer := newBackend(t, jsonHandler(`{"ok":true}`))
+	var fail atomic.Bool
+	var waited atomic.Int64
+	e, mem, _ := newTestEngine(t, engineConfig{legacy: legacy.URL, newURL: newer.URL,
+		replay: func(_ context.Context, h http.Header, queued time.Duration) error {
+			waited.Store(int64(queued))
+			if fail.Load() {
+				return errors.New("cannot refresh")
+			}
+			h.Set("X-Tenant-Assertion", "re-signed")
+			return nil
+		}})
+	require.NoError(t, e.Start(context.Background()))
+	front := servingPath(t, e, mustURL(t, legacy.URL), "qa", "org-1", BackendLegacy)
+
+	do(t, front.Client(), "GET", front.URL+"/api/qa", nil)
+	waitSummary(t, mem, "qa", 1)
+	require.Len(t, newer.requests(), 1)
+	assert.Equal(t, "re-signed", newer.requests()[0].Header.Get("X-Tenant-Assertion"))
+	assert.GreaterOrEqual(t, waited.Load(), int64(0))
+
+	fail.Store(true)
+	do(t, front.Client(), "GET", front.URL+"/api/qa", nil)
+	sum := waitSummary(t, mem, "qa", 2)
+	shutdown(t, e)
+	assert.Equal(t, int64(1), sum.Dropped)
+	assert.Len(t, newer.requests(), 1, "nothing sent without valid credentials")
+	assert.Equal(t, 1.0, counterValue(t, e.metrics.reasons.WithLabelValues("qa", "dropped", "invalid")))
 }
 
 func TestMatchDiffAndExemplar(t *testing.T) {

@@ -115,6 +115,8 @@ type engineConfig struct {
 	load LoadReader
 	// halted is Options.Halted.
 	halted func(context.Context) bool
+	// replay is Options.ReplayHeaders.
+	replay func(context.Context, http.Header, time.Duration) error
 }
 
 func newTestEngine(t *testing.T, c engineConfig) (*Engine, *MemoryStore, *prometheus.Registry) {
@@ -142,6 +144,7 @@ func newTestEngine(t *testing.T, c engineConfig) (*Engine, *MemoryStore, *promet
 		DecodedLimit:   c.decoded,
 		LoadReader:     c.load,
 		Halted:         c.halted,
+		ReplayHeaders:  c.replay,
 	}
 	if opts.LoadReader == nil {
 		opts.LoadReader = noLoad

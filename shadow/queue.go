@@ -79,6 +79,12 @@ type Options struct {
 	LoadReader LoadReader
 	// GuardTick is how often the CPU guard adjusts; 0 means 250ms.
 	GuardTick time.Duration
+	// ReplayHeaders, when set, may update a copy's headers before it is
+	// sent; queued is how long ago the client was served. The proxy
+	// re-signs an X-Tenant-Assertion that may have expired meanwhile. An
+	// error drops the comparison (reason invalid): a copy is never sent
+	// with credentials the other backend would rightly refuse.
+	ReplayHeaders func(ctx context.Context, h http.Header, queued time.Duration) error
 	// Halted reports the global kill switch: while it is true, queued
 	// copies are dropped (reason kill_switch) instead of sent — the switch
 	// stops shadowing at once, not after the queue drains. Nil: never.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -222,6 +223,11 @@ func (e *Engine) fetch(c *Comparison, b Backend, wait *time.Duration) (fetched, 
 		req.Host = req.URL.Host
 	}
 	req.Header = replayHeader(c.Header)
+	if e.opts.ReplayHeaders != nil {
+		if err := e.opts.ReplayHeaders(ctx, req.Header, e.now().Sub(c.At)); err != nil {
+			return fetched{}, ReasonInvalid, fmt.Errorf("replay headers: %w", err)
+		}
+	}
 	if len(c.Body) == 0 {
 		req.Body, req.GetBody, req.ContentLength = http.NoBody, nil, 0
 	}

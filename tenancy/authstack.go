@@ -283,6 +283,13 @@ func (s *AuthStack) MintAssertion(ctx context.Context, tc TenantContext) (string
 	return s.minter.MintAssertion(ctx, tc)
 }
 
+// RefreshAssertion re-signs an assertion this issuer signed, with a fresh
+// expiry (AssertionMinter.RefreshAssertion): for shadow copies replayed
+// after the original expired.
+func (s *AuthStack) RefreshAssertion(ctx context.Context, token string) (string, error) {
+	return s.minter.RefreshAssertion(ctx, token)
+}
+
 // OrgHeader and ProjectHeader are the canonical names of
 // tenancy.org_header and tenancy.project_header.
 func (s *AuthStack) OrgHeader() string     { return s.orgHeader }

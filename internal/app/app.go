@@ -140,7 +140,8 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		a.Engine, err = shadow.NewEngine(shadow.Options{
 			Shadow: cfg.Shadow, Routes: cfg.Routes, Legacy: legacyURL, New: newURL,
 			Store: st.shadow, Logger: log, Registerer: reg, Now: now, Transport: o.ShadowTransport,
-			Halted: a.Decider.Halted,
+			Halted:        a.Decider.Halted,
+			ReplayHeaders: proxy.RefreshAssertionHeader(a.Auth.RefreshAssertion),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("shadow: %w", err)
