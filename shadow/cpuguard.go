@@ -127,14 +127,16 @@ type window struct {
 	cores float64 // shadow work ÷ wall time (cores' worth)
 }
 
-// nextFactor is the control law: with idle CPU, rise by half towards 1
-// (from the floor to 1 in under 3 s; faster would admit a burst on every
-// brief lull);
-// saturated with no shadow traffic at all, hold (the factor found last is
-// the best guess when traffic returns: recovering to 1 meanwhile would let
-// a burst of shadow work through first); next to no shadow work, rise by
-// 25 %; otherwise scale by budget/share, at most halving and at most +25 %
-// per step, so it settles near the budget without oscillating wildly.
+// nextFactor is the control law:
+//   - idle CPU: rise by half towards 1 (from the floor to 1 in under 3 s;
+//     faster would admit a burst on every brief lull);
+//   - saturated, no shadow traffic at all: hold (the factor found last is
+//     the best guess when traffic returns; recovering to 1 meanwhile would
+//     let a burst of shadow work through first);
+//   - next to no shadow work: rise by 25 %;
+//   - otherwise: scale by budget/share, at most halving and at most
+//     +25 % per step, so it settles near the budget without oscillating
+//     wildly.
 func nextFactor(f float64, w window, budget float64) float64 {
 	switch {
 	case w.idle >= saturatedIdle:
