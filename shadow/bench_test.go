@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/7cycles-ai/strangler/config"
 )
 
@@ -59,6 +61,24 @@ func BenchmarkDiff(b *testing.B) {
 			for b.Loop() {
 				d, err := DiffJSON(a, c, rules)
 				if err != nil || len(d) != 2 {
+					b.Fatalf("%v %v", d, err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("%dKiB-one-item-inserted", size>>10), func(b *testing.B) {
+			// The candidate has one more item at the front: the arrays
+			// are aligned (jsonalign.go), one addition is reported.
+			var doc map[string]any
+			require.NoError(b, json.Unmarshal(a, &doc))
+			items := doc["items"].([]any)
+			doc["items"] = append([]any{map[string]any{"inserted": true}}, items...)
+			ins, err := json.Marshal(doc)
+			require.NoError(b, err)
+			b.SetBytes(int64(len(a) + len(ins)))
+			b.ReportAllocs()
+			for b.Loop() {
+				d, err := DiffJSON(a, ins, rules)
+				if err != nil || len(d) != 1 || d[0].Kind != KindAdded {
 					b.Fatalf("%v %v", d, err)
 				}
 			}

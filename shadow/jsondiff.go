@@ -76,6 +76,9 @@ type differ struct {
 	out   []jsonDiff
 	// scratch buffers for canonical encodings of unordered arrays
 	canon []byte
+	// noIgnore: canonical encodings for array alignment leave the ignore
+	// rules out (jsonalign.go).
+	noIgnore bool
 }
 
 // DiffJSON compares two JSON documents structurally under rules (nil: no
@@ -144,17 +147,14 @@ func (d *differ) walk(a, b any) {
 			d.walkUnordered(aa, ba)
 			return
 		}
-		n := min(len(aa), len(ba))
-		for i := 0; i < n; i++ {
+		if len(aa) != len(ba) {
+			d.walkAligned(aa, ba)
+			return
+		}
+		for i := range aa {
 			d.path = append(d.path, segment{kind: segIndex, index: i})
 			d.walk(aa[i], ba[i])
 			d.path = d.path[:len(d.path)-1]
-		}
-		for i := n; i < len(aa); i++ {
-			d.child(segment{kind: segIndex, index: i}, func() { d.emit(KindRemoved, aa[i], nil, true, false) })
-		}
-		for i := n; i < len(ba); i++ {
-			d.child(segment{kind: segIndex, index: i}, func() { d.emit(KindAdded, nil, ba[i], false, true) })
 		}
 	case typeObject:
 		ao, bo := a.(map[string]any), b.(map[string]any)
@@ -233,7 +233,7 @@ func (d *differ) canonicalAt(i int, v any) string {
 // out subtrees matched by ignore rules (an ignored element encodes as a
 // marker so that it still counts as one element).
 func (d *differ) appendCanonical(dst []byte, v any) []byte {
-	if len(d.rules.ignore) > 0 && d.rules.ignored(d.path) {
+	if len(d.rules.ignore) > 0 && !d.noIgnore && d.rules.ignored(d.path) {
 		return append(dst, '~')
 	}
 	switch x := v.(type) {
@@ -277,7 +277,7 @@ func (d *differ) appendCanonical(dst []byte, v any) []byte {
 		first := true
 		for _, k := range keys {
 			d.path = append(d.path, segment{kind: segKey, key: k})
-			if len(d.rules.ignore) > 0 && d.rules.ignored(d.path) {
+			if len(d.rules.ignore) > 0 && !d.noIgnore && d.rules.ignored(d.path) {
 				d.path = d.path[:len(d.path)-1]
 				continue
 			}

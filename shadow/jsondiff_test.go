@@ -40,6 +40,16 @@ func TestDiffJSONTable(t *testing.T) {
 			want:      []d{{"$.items[1].title", "changed", `"b"`, `"B"`}}},
 		{name: "array longer and shorter", primary: `[1,2,3]`, candidate: `[1,2]`, want: []d{{"$[2]", "removed", "3", ""}}},
 		{name: "array grows", primary: `[1]`, candidate: `[1,{"x":true}]`, want: []d{{"$[1]", "added", "", `{"x":true}`}}},
+		{name: "an element inserted at the front is one addition", primary: `{"items":[1,2,3]}`, candidate: `{"items":[0,1,2,3]}`,
+			want: []d{{"$.items[0]", "added", "", "0"}}},
+		{name: "an element removed in the middle is one removal", primary: `[1,2,3,4]`, candidate: `[1,3,4]`,
+			want: []d{{"$[1]", "removed", "2", ""}}},
+		{name: "insertion and a change: the change is named by the primary's index", primary: `[{"id":1,"t":"a"},{"id":2,"t":"b"}]`,
+			candidate: `[{"id":0,"t":"z"},{"id":1,"t":"a"},{"id":2,"t":"B"}]`,
+			want:      []d{{"$[0]", "added", "", `{"id":0,"t":"z"}`}, {"$[1].t", "changed", `"b"`, `"B"`}}},
+		{name: "elements differing only in ignored fields pair in order", primary: `{"items":[{"id":1,"ts":1},{"id":2,"ts":1}]}`,
+			candidate: `{"items":[{"id":0,"ts":2},{"id":1,"ts":2},{"id":2,"ts":2}]}`, rules: config.RouteShadow{IgnorePaths: []string{"$.items[*].ts"}},
+			want: []d{{"$.items[0].id", "changed", "1", "0"}, {"$.items[1].id", "changed", "2", "1"}, {"$.items[2]", "added", "", `{"id":2,"ts":2}`}}},
 		{name: "indices sort numerically", primary: `[0,0,0,0,0,0,0,0,0,0,0,0]`, candidate: `[0,0,1,0,0,0,0,0,0,0,1,0]`,
 			want: []d{{"$[2]", "changed", "0", "1"}, {"$[10]", "changed", "0", "1"}}},
 		{name: "type change object to array", primary: `{"a":{}}`, candidate: `{"a":[]}`, want: []d{{"$.a", "type", `{}`, `[]`}}},
@@ -107,6 +117,36 @@ func TestDiffJSONTable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAlignmentBeyondItsBoundComparesByIndex: arrays too long to align
+// (no common prefix or suffix, middle over maxAlignCells) are compared
+// index by index, as before alignment existed.
+func TestAlignmentBeyondItsBoundComparesByIndex(t *testing.T) {
+	n := 600
+	a, b := make([]int, n), make([]int, n+1)
+	for i := range a {
+		a[i] = i + 1
+	}
+	for i := range b {
+		b[i] = -i - 1
+	}
+	require.Greater(t, n*(n+1), maxAlignCells)
+	got, err := DiffJSON(encode(t, a), encode(t, b), nil)
+	require.NoError(t, err)
+	require.Len(t, got, n+1, "n changed, one added")
+	assert.Equal(t, KindAdded, got[len(got)-1].Kind)
+}
+
+func TestLCSMirrorsWhenSidesSwap(t *testing.T) {
+	a := []string{"x", "a", "y", "b", "z"}
+	b := []string{"a", "q", "b", "x", "z"}
+	ab, ba := lcs(a, b), lcs(b, a)
+	require.Len(t, ab, len(ba))
+	for k := range ab {
+		assert.Equal(t, [2]int{ab[k][1], ab[k][0]}, ba[k])
+	}
+	assert.Len(t, ab, 3, "a, b, z")
 }
 
 func TestDiffJSONRejectsInvalid(t *testing.T) {
