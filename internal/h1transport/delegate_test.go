@@ -70,6 +70,12 @@ func TestDelegatesToStdTransport(t *testing.T) {
 }
 
 // https goes to the wrapped transport, with its TLS settings.
+func TestConnectIsNotEligible(t *testing.T) {
+	req := newRequest(t, http.MethodConnect, "http://upstream.test:443")
+	assert.False(t, h1transport.Eligible(req), "CONNECT has its own request line: http.Transport's")
+	assert.True(t, h1transport.Eligible(newRequest(t, http.MethodGet, "http://upstream.test/")))
+}
+
 func TestDelegatesHTTPS(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(echo))
 	t.Cleanup(srv.Close)

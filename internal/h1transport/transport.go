@@ -144,11 +144,12 @@ func (t *Transport) CloseIdleConnections() {
 	t.std.CloseIdleConnections()
 }
 
-// Eligible reports whether req takes the fast path.
+// Eligible reports whether req takes the fast path. CONNECT stays with
+// http.Transport, which gives it its own request line and tunnel.
 func Eligible(req *http.Request) bool {
 	return (req.Body == nil || req.Body == http.NoBody) && req.URL != nil && req.URL.Scheme == "http" && req.URL.Host != "" &&
 		len(req.Trailer) == 0 && req.Header["Upgrade"] == nil && req.Header["Connection"] == nil &&
-		validMethod(req.Method)
+		req.Method != http.MethodConnect && validMethod(req.Method)
 }
 
 // replayable reports whether a request may be sent a second time after a
