@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -199,18 +200,22 @@ func (e *Engine) probe(rs *routeState, c *Comparison, res *Result, wait *time.Du
 func (e *Engine) fetch(c *Comparison, b Backend, wait *time.Duration) (fetched, Reason, error) {
 	ctx, cancel := context.WithTimeout(e.baseCtx, e.timeout)
 	defer cancel()
-	var wrote, first time.Time
+	// Offsets from t0 (monotonic), atomic: http.Transport calls the hooks
+	// from its connection goroutines, possibly after RoundTrip returned.
+	t0 := time.Now()
+	var wrote, first atomic.Int64
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest:         func(httptrace.WroteRequestInfo) { wrote = time.Now() },
-		GotFirstResponseByte: func() { first = time.Now() },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { wrote.Store(int64(time.Since(t0)) + 1) },
+		GotFirstResponseByte: func() { first.Store(int64(time.Since(t0)) + 1) },
 	})
 	defer func() {
+		w, f := wrote.Load(), first.Load()
 		switch {
-		case wrote.IsZero():
-		case first.IsZero(): // failed or timed out waiting
-			*wait += time.Since(wrote)
-		case first.After(wrote):
-			*wait += first.Sub(wrote)
+		case w == 0:
+		case f == 0: // failed or timed out waiting
+			*wait += time.Since(t0) - time.Duration(w-1)
+		case f > w:
+			*wait += time.Duration(f - w)
 		}
 	}()
 	req, err := http.NewRequestWithContext(ctx, c.Method, "http://shadow.invalid/", bytes.NewReader(c.Body))
