@@ -28,7 +28,7 @@ func (s *Server) accessLog(st *requestState, status int, d time.Duration) {
 	case outcomeInternal:
 		lvl = zapcore.ErrorLevel
 	}
-	ce := s.log.Check(lvl, "request")
+	ce := s.access.Check(lvl, "request")
 	if ce == nil {
 		return
 	}

@@ -23,6 +23,10 @@ type Options struct {
 	Config *config.Config
 	// Logger receives the access log and error logs. Nil: no logging.
 	Logger *zap.Logger
+	// AccessLogger, when set, receives the access log lines instead of
+	// Logger: strangler serve gives it a buffered sink (one write per
+	// batch of lines instead of one per request).
+	AccessLogger *zap.Logger
 	// Registry receives the proxy's metrics and is served at /metrics. Nil:
 	// a new registry with the Go and process collectors.
 	Registry *prometheus.Registry

@@ -22,6 +22,7 @@ import (
 type Server struct {
 	cfg      settings
 	log      *zap.Logger
+	access   *zap.Logger // the access log: log unless Options.AccessLogger
 	registry *prometheus.Registry
 	metrics  *metrics
 	routes   *routeTable
@@ -89,9 +90,14 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 
+	access := opts.AccessLogger
+	if access == nil {
+		access = log
+	}
 	s := &Server{
 		cfg:      cfg,
 		log:      log,
+		access:   access,
 		registry: reg,
 		metrics:  m,
 		routes:   routes,

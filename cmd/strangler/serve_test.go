@@ -121,6 +121,11 @@ routes:
 		seen = append(seen, l)
 	}
 	require.NoError(t, cmd.Wait(), "exit status after a complete drain; stderr:\n%s", strings.Join(seen, "\n"))
+	// The access log is written in batches and flushed when serve stops:
+	// every request has its line, the drained one included.
+	joined := strings.Join(seen, "\n")
+	assert.Contains(t, joined, `"path":"/api/affirmations"`)
+	assert.Contains(t, joined, `"path":"/slow"`)
 }
 
 func TestServeRefusesAnInvalidConfigNamingEveryProblem(t *testing.T) {

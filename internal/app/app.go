@@ -28,6 +28,9 @@ type Options struct {
 	Config *config.Config
 	// Logger receives every log line. Nil: no logging.
 	Logger *zap.Logger
+	// AccessLogger, when set, receives the proxy's access log lines
+	// instead of Logger (proxy.Options.AccessLogger).
+	AccessLogger *zap.Logger
 	// Seed is loaded into the stores at start (orgs, users, API keys,
 	// flags). Nil: store.seed_file when set (memory store only), else none.
 	Seed *tenancy.Seed
@@ -152,7 +155,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 
 	auth := proxy.NewTenancyAuth(a.Auth)
 	a.Server, err = proxy.New(proxy.Options{
-		Config: cfg, Logger: log, Registry: reg,
+		Config: cfg, Logger: log, AccessLogger: o.AccessLogger, Registry: reg,
 		Authenticator: auth, Authorizer: auth,
 		ModeDecider: proxy.NewFlagsModeDecider(a.Decider),
 		Shadower:    shadower,
