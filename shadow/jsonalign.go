@@ -2,17 +2,19 @@ package shadow
 
 // Arrays of different lengths are aligned before they are compared: with
 // index against index, one element inserted at the front of a list would
-// show every later element as changed. Elements equal as a whole
-// (canonical encoding, unordered_arrays applied) are matched as anchors —
-// the common prefix and suffix, then a longest common subsequence of the
-// middle — and the runs between anchors are compared pairwise in order,
-// the surplus of the longer run being removed or added.
+// show every later element as changed. Elements equal as a whole under the
+// route's rules (canonical encoding: ignore_paths left out,
+// unordered_arrays applied) are matched as anchors — the common prefix and
+// suffix, then a longest common subsequence of the middle — and the runs
+// between anchors are compared pairwise in order, the surplus of the longer
+// run being removed or added.
 //
-// Ignore rules do not take part in the alignment: it would otherwise move
-// with them, and ignoring a path must remove exactly that path's
-// differences. The price: two elements that differ only in ignored fields
-// are not anchors, but they still pair up in their run and show no
-// difference.
+// The ignore rules take part on purpose: items carry volatile fields (ids,
+// timestamps) that ignore_paths exist for, and a tenant-aware service that
+// returns a subset of a list must read as "these items removed", not as
+// every item changed. So ignoring a path can change how an array aligns:
+// it removes that path's differences, and may turn pairs that differed
+// only there into anchors.
 
 // maxAlignCells bounds the longest-common-subsequence table (middle
 // lengths multiplied); beyond it the middle is compared index by index.
@@ -47,17 +49,12 @@ func (d *differ) walkRun(aa, ba []any, i0, i1, j0, j1 int) {
 	}
 }
 
-// alignKeys encodes each element canonically, ignore rules left out.
+// alignKeys encodes each element canonically under the rules.
 func (d *differ) alignKeys(x []any) []string {
 	keys := make([]string, len(x))
-	d.noIgnore = true
 	for i, v := range x {
-		d.path = append(d.path, segment{kind: segIndex, index: i})
-		d.canon = d.appendCanonical(d.canon[:0], v)
-		d.path = d.path[:len(d.path)-1]
-		keys[i] = string(d.canon)
+		keys[i] = d.canonicalAt(i, v)
 	}
-	d.noIgnore = false
 	return keys
 }
 

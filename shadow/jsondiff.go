@@ -76,9 +76,6 @@ type differ struct {
 	out   []jsonDiff
 	// scratch buffers for canonical encodings of unordered arrays
 	canon []byte
-	// noIgnore: canonical encodings for array alignment leave the ignore
-	// rules out (jsonalign.go).
-	noIgnore bool
 }
 
 // DiffJSON compares two JSON documents structurally under rules (nil: no
@@ -233,7 +230,7 @@ func (d *differ) canonicalAt(i int, v any) string {
 // out subtrees matched by ignore rules (an ignored element encodes as a
 // marker so that it still counts as one element).
 func (d *differ) appendCanonical(dst []byte, v any) []byte {
-	if len(d.rules.ignore) > 0 && !d.noIgnore && d.rules.ignored(d.path) {
+	if len(d.rules.ignore) > 0 && d.rules.ignored(d.path) {
 		return append(dst, '~')
 	}
 	switch x := v.(type) {
@@ -277,7 +274,7 @@ func (d *differ) appendCanonical(dst []byte, v any) []byte {
 		first := true
 		for _, k := range keys {
 			d.path = append(d.path, segment{kind: segKey, key: k})
-			if len(d.rules.ignore) > 0 && !d.noIgnore && d.rules.ignored(d.path) {
+			if len(d.rules.ignore) > 0 && d.rules.ignored(d.path) {
 				d.path = d.path[:len(d.path)-1]
 				continue
 			}
