@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -78,9 +79,8 @@ func run(args []string) int {
 // the command's context (serve and demo then drain); a second signal
 // kills the process the default way.
 func runWith(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	defer stop()
-	context.AfterFunc(ctx, stop)
 
 	root := newRootCmd()
 	root.SetArgs(args)
@@ -115,4 +115,33 @@ func oneLine(err error) string {
 		return fmt.Sprintf("%s; did you mean %s?", before, strings.Join(cands, " or "))
 	}
 	return strings.TrimRight(msg, "\n")
+}
+
+// interruptContext is canceled by the first SIGINT or SIGTERM. The
+// signals' default action is restored before the cancel, so once anything
+// can see the context done (a drain started, /readyz answering 503), a
+// second signal ends the process at once. (signal.NotifyContext restores
+// it only when its stop is called, after the cancel: a second signal in
+// between was swallowed and the drain ran its whole grace period.)
+func interruptContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			signal.Stop(sigs)
+			cancel()
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+			cancel()
+		})
+	}
 }
