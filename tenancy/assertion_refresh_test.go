@@ -48,31 +48,7 @@ func TestRefreshAssertionRefusals(t *testing.T) {
 	clock := newTestClock()
 	s := newTestSigner(t, clock)
 	m := NewAssertionMinter(s, AssertionOptions{})
-	access, _, err := s.SignAccessToken(AccessTokenClaims{UserID: "u1", OrgID: "o1"})
-	require.NoError(t, err)
-	otherSigner, err := NewSignerWithKeys(SignerOptions{Issuer: "https://strangler.test", Now: clock.Now}, loadKey(t, "ec_p256_b.pem"))
-	require.NoError(t, err)
-	forged, err := NewAssertionMinter(otherSigner, AssertionOptions{}).MintAssertion(context.Background(), testTenant)
-	require.NoError(t, err)
-	wrongIss, err := NewSignerWithKeys(SignerOptions{Issuer: "https://evil.test", Now: clock.Now}, loadKey(t, "ec_p256_a.pem"))
-	require.NoError(t, err)
-	fromEvil, err := NewAssertionMinter(wrongIss, AssertionOptions{}).MintAssertion(context.Background(), testTenant)
-	require.NoError(t, err)
-	hs := signToken(t, jwt.SigningMethodHS256, []byte(testSecret), s.ActiveKID(), jwt.MapClaims{
-		"iss": "https://strangler.test", "aud": "upstream", "exp": testEpoch.Add(time.Minute).Unix(), "org_id": "o1"})
-	noneAlg := signToken(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, s.ActiveKID(), jwt.MapClaims{
-		"iss": "https://strangler.test", "aud": "upstream", "org_id": "o1"})
-
-	for name, tok := range map[string]string{
-		"access token":             access,
-		"signed by an unknown key": forged,
-		"another issuer":           fromEvil,
-		"HS256 with the kid":       hs,
-		"alg none":                 noneAlg,
-		"empty":                    "",
-		"garbage":                  "a.b.c",
-		"tampered org":             mutatePayload(mustMint(t, s), `{"iss":"https://strangler.test","aud":"upstream","exp":9999999999,"org_id":"other"}`),
-	} {
+	for name, tok := range hostileAssertions(t, clock, s) {
 		t.Run(name, func(t *testing.T) {
 			_, err := m.RefreshAssertion(context.Background(), tok)
 			require.Error(t, err)

@@ -118,6 +118,21 @@ func TestAssertionVerifierRefusals(t *testing.T) {
 	s := newTestSigner(t, clock)
 	av, err := NewAssertionVerifier("https://strangler.test", s.JWKS(), clock.Now)
 	require.NoError(t, err)
+	for name, tok := range hostileAssertions(t, clock, s) {
+		t.Run(name, func(t *testing.T) {
+			_, err := av.Verify(context.Background(), tok)
+			require.ErrorIs(t, err, ErrInvalidCredentials)
+		})
+	}
+	_, err = NewAssertionMinter(s, AssertionOptions{}).MintAssertion(context.Background(), TenantContext{})
+	require.Error(t, err, "an assertion needs an org")
+}
+
+// hostileAssertions are tokens no verifier or refresher of s's assertions
+// may accept: another kind of token, other keys or issuers, other
+// algorithms, tampering and junk.
+func hostileAssertions(t *testing.T, clock *testClock, s *Signer) map[string]string {
+	t.Helper()
 	access, _, err := s.SignAccessToken(AccessTokenClaims{UserID: "u1", OrgID: "o1"})
 	require.NoError(t, err)
 	otherSigner, err := NewSignerWithKeys(SignerOptions{Issuer: "https://strangler.test", Now: clock.Now}, loadKey(t, "ec_p256_b.pem"))
@@ -128,25 +143,18 @@ func TestAssertionVerifierRefusals(t *testing.T) {
 	require.NoError(t, err)
 	fromEvil, err := NewAssertionMinter(wrongIss, AssertionOptions{}).MintAssertion(context.Background(), testTenant)
 	require.NoError(t, err)
-	hs := signToken(t, jwt.SigningMethodHS256, []byte(testSecret), s.ActiveKID(), jwt.MapClaims{
-		"iss": "https://strangler.test", "aud": "upstream", "exp": testEpoch.Add(time.Minute).Unix(), "org_id": "o1"})
-
-	for name, tok := range map[string]string{
-		"access token as assertion":   access,
-		"signed by an unknown key":    forged,
-		"another issuer":              fromEvil,
-		"HS256 with the kid":          hs,
+	return map[string]string{
+		"access token as assertion": access,
+		"signed by an unknown key":  forged,
+		"another issuer":            fromEvil,
+		"HS256 with the kid": signToken(t, jwt.SigningMethodHS256, []byte(testSecret), s.ActiveKID(), jwt.MapClaims{
+			"iss": "https://strangler.test", "aud": "upstream", "exp": testEpoch.Add(time.Minute).Unix(), "org_id": "o1"}),
+		"alg none": signToken(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, s.ActiveKID(), jwt.MapClaims{
+			"iss": "https://strangler.test", "aud": "upstream", "exp": testEpoch.Add(time.Minute).Unix(), "org_id": "o1"}),
 		"empty":                       "",
 		"garbage":                     "a.b.c",
 		"assertion with tampered org": mutatePayload(mustMint(t, s), `{"iss":"https://strangler.test","aud":"upstream","exp":9999999999,"org_id":"other"}`),
-	} {
-		t.Run(name, func(t *testing.T) {
-			_, err := av.Verify(context.Background(), tok)
-			require.ErrorIs(t, err, ErrInvalidCredentials)
-		})
 	}
-	_, err = NewAssertionMinter(s, AssertionOptions{}).MintAssertion(context.Background(), TenantContext{})
-	require.Error(t, err, "an assertion needs an org")
 }
 
 // An upstream fetches the set over HTTP and checks the header of a real
