@@ -1,7 +1,6 @@
 package flags
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -47,16 +46,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) *a
 	return nil
 }
 
-// writeJSON writes v with status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+// writeJSON writes v with status (adminapi.WriteJSON).
+func writeJSON(w http.ResponseWriter, status int, v any) { adminapi.WriteJSON(w, status, v) }
 
 // writeError writes the error document of SPEC §5.
 func writeError(w http.ResponseWriter, requestID string, e *apiError) {
